@@ -1,0 +1,45 @@
+# Set-up and checks for thoughtmill. Every target creates what it needs when missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv sysdeps demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev,ray]"
+	touch $@
+
+venv: $(STAMP)
+
+# System packages the sandbox uses (bubblewrap). Installed only when missing and when root.
+sysdeps:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else echo "note: bubblewrap is missing and cannot be installed here; the sandbox will say which fallback it uses"; fi; \
+	fi
+
+# The main job on its embedded default: offline, no API key.
+demo: venv sysdeps
+	$(BIN)/thoughtmill demo
+
+test: venv sysdeps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+
+bench: venv sysdeps
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/execution.py
+
+# Area-specific targets (training environment, vLLM environment, ...) live in mk/*.mk.
+-include mk/*.mk
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache runs

@@ -1,0 +1,44 @@
+"""What every teacher backend provides: send one canonical request, get one response."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+
+from curation.engine.config import TeacherConfig
+from curation.engine.request import Request, Response
+
+
+class Backend(ABC):
+    """A way to reach a teacher. Backends raise the classes in ``curation.engine.errors``."""
+
+    #: whether a JSON schema can be sent with the request (else it goes into the prompt)
+    supports_json_schema: bool = False
+
+    def __init__(self, config: TeacherConfig) -> None:
+        self.config = config
+
+    async def start(self) -> None:
+        """Open connections / load models; called once per run, inside the event loop."""
+
+    @abstractmethod
+    async def complete(self, request: Request) -> Response:
+        """Send one request; return the teacher's answer or raise a classified error."""
+
+    async def close(self) -> None:
+        """Release connections / models."""
+
+    def on_rate_headers(self, callback: Callable[[Mapping[str, str]], None]) -> None:
+        """Register a callback for rate-limit headers (HTTP backends only)."""
+
+
+_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
+
+
+def split_think(text: str) -> tuple[str | None, str]:
+    """Split a leading ``<think>...</think>`` block (R1-style models) into (reasoning, answer)."""
+    match = _THINK.match(text)
+    if not match:
+        return None, text
+    return match.group(1).strip(), text[match.end() :]

@@ -1,0 +1,159 @@
+"""OpenAI-compatible chat completions over aiohttp: DeepSeek, OpenAI, Together, vLLM/SGLang servers.
+
+Captures ``reasoning_content`` (DeepSeek, vLLM's reasoning parsers; ``reasoning`` on some servers) as
+well as the answer, ``finish_reason`` and usage. Several base URLs for one teacher are replicas:
+each request goes to the live replica with the fewest requests in flight, and a replica that refuses
+connections is set aside for a while so retries fail over to the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from curation.engine.backends.base import Backend
+from curation.engine.config import TeacherConfig
+from curation.engine.errors import AuthenticationError, RateLimited, RequestFailed, RetryableError
+from curation.engine.ratelimit import retry_after_seconds
+from curation.engine.request import Request, Response, Usage
+
+_DOWN_SECONDS = 10.0  # how long a replica that refused a connection is avoided
+_EXCERPT = 300
+
+
+@dataclass
+class Replica:
+    url: str
+    in_flight: int = 0
+    down_until: float = 0.0
+    failures: int = 0
+
+    def alive(self, now: float) -> bool:
+        return self.down_until <= now
+
+
+class OpenAIBackend(Backend):
+    """Chat completions over HTTP with replica spreading and failover."""
+
+    supports_json_schema = True
+
+    def __init__(self, config: TeacherConfig) -> None:
+        super().__init__(config)
+        self.replicas = [Replica(url) for url in config.base_urls]
+        self._session: aiohttp.ClientSession | None = None
+        self._headers_callback: Callable[[Mapping[str, str]], None] | None = None
+        self._headers: dict[str, str] = {}
+
+    def on_rate_headers(self, callback: Callable[[Mapping[str, str]], None]) -> None:
+        self._headers_callback = callback
+
+    async def start(self) -> None:
+        key = self.config.api_key()  # read now: fail before sending anything if it is missing
+        self._headers = {"Content-Type": "application/json", **self.config.extra_headers}
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout_s, sock_connect=self.config.connect_timeout_s)
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
+        self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, raise_for_status=False)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _pick(self) -> Replica:
+        now = time.monotonic()
+        alive = [r for r in self.replicas if r.alive(now)]
+        if not alive:  # all set aside: try the one that comes back first
+            return min(self.replicas, key=lambda r: r.down_until)
+        return min(alive, key=lambda r: r.in_flight)
+
+    def body(self, request: Request) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": request.model, "messages": list(request.messages), **request.params}
+        if request.response_schema is not None:
+            mode = self.config.structured_output
+            if mode == "json_schema":
+                body["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": request.response_schema.get("title", "response"),
+                                    "schema": request.response_schema},
+                }
+            elif mode == "json_object":
+                body["response_format"] = {"type": "json_object"}
+        return body
+
+    async def complete(self, request: Request) -> Response:
+        if self._session is None:
+            raise RuntimeError("OpenAIBackend.start() was not awaited")
+        replica = self._pick()
+        replica.in_flight += 1
+        try:
+            async with self._session.post(
+                f"{replica.url}/chat/completions", json=self.body(request), headers=self._headers
+            ) as resp:
+                raw = await resp.read()
+                if self._headers_callback is not None:
+                    self._headers_callback(resp.headers)
+                return self._interpret(resp.status, resp.headers, raw, replica)
+        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
+            replica.failures += 1
+            if isinstance(exc, aiohttp.ClientConnectorError):
+                replica.down_until = time.monotonic() + _DOWN_SECONDS
+            raise RetryableError(f"connection to {replica.url} failed: {type(exc).__name__}: {exc}") from exc
+        except (aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
+            raise RetryableError(f"connection to {replica.url} broke: {type(exc).__name__}: {exc}") from exc
+        except asyncio.TimeoutError as exc:
+            raise RetryableError(f"no complete answer from {replica.url} within {self.config.timeout_s:g}s") from exc
+        finally:
+            replica.in_flight -= 1
+
+    def _interpret(self, status: int, headers: Mapping[str, str], raw: bytes, replica: Replica) -> Response:
+        if status == 200:
+            return parse_completion(raw, replica.url)
+        excerpt = raw[:_EXCERPT].decode("utf-8", "replace")
+        if status == 429:
+            raise RateLimited(f"429 from {replica.url}: {excerpt}", retry_after=retry_after_seconds(headers), status=429)
+        if status in (401, 403):
+            raise AuthenticationError(
+                f"teacher '{self.config.label}' at {replica.url} refused our credentials (HTTP {status}): {excerpt}. "
+                f"Check the key in ${self.config.api_key_env or '<no api_key_env set>'}; the run stops here."
+            )
+        if status in (408, 409) or status >= 500:
+            raise RetryableError(f"HTTP {status} from {replica.url}: {excerpt}", status=status,
+                                 retry_after=retry_after_seconds(headers))
+        raise RequestFailed(f"HTTP {status} from {replica.url}: {excerpt}", status=status, raw=excerpt)
+
+
+def parse_completion(raw: bytes, origin: str) -> Response:
+    """Read an OpenAI chat.completion body; a malformed one is retryable (proxies truncate bodies)."""
+    try:
+        data = json.loads(raw)
+        choice = data["choices"][0]
+        message = choice["message"]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        excerpt = raw[:_EXCERPT].decode("utf-8", "replace")
+        raise RetryableError(f"malformed completion body from {origin}: {type(exc).__name__} in {excerpt!r}") from exc
+    usage = data.get("usage") or {}
+    details = usage.get("completion_tokens_details") or {}
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    reasoning = message.get("reasoning_content")
+    if reasoning is None:
+        reasoning = message.get("reasoning")
+    return Response(
+        content=message.get("content") or "",
+        reasoning_content=reasoning,
+        finish_reason=choice.get("finish_reason"),
+        usage=Usage(
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            reasoning_tokens=int(details.get("reasoning_tokens") or 0),
+            cached_tokens=int(prompt_details.get("cached_tokens") or usage.get("prompt_cache_hit_tokens") or 0),
+        ),
+        model=data.get("model"),
+    )

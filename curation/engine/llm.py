@@ -1,0 +1,220 @@
+"""The small user-facing class: subclass ``LLM``, write ``prompt`` and ``parse``, call it on rows.
+
+    class Solve(LLM):
+        system_prompt = "You are a careful mathematician."
+        def prompt(self, row):
+            return row["problem"]
+        def parse(self, row, response):
+            return {**row, "answer": response.content}
+
+    out = Solve("deepseek-r1", working_dir="runs/x")(dataset)   # a memory-mapped datasets.Dataset
+
+Cached answers are keyed by the request alone, so editing ``parse`` and re-running costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import datasets
+from pydantic import BaseModel, ValidationError
+
+from curation.engine.backends import Backend
+from curation.engine.config import TeacherConfig, load_teacher
+from curation.engine.errors import InvalidStructuredOutput
+from curation.engine.request import Request, Response
+from curation.engine.runner import Engine, iter_rows
+from curation.errors import CurationError, InputError
+
+
+def default_working_dir() -> Path:
+    return Path(os.environ.get("THOUGHTMILL_CACHE", Path.home() / ".cache" / "thoughtmill"))
+
+
+class LLM:
+    """Map rows to teacher requests and teacher answers back to rows."""
+
+    #: system prompt prepended to every request (part of the cache key)
+    system_prompt: ClassVar[str | None] = None
+    #: pydantic model for structured output; ``response.parsed`` holds the validated object
+    response_format: ClassVar[type[BaseModel] | None] = None
+
+    def __init__(
+        self,
+        teacher: TeacherConfig | str | Path | dict[str, Any],
+        *,
+        working_dir: str | Path | None = None,
+        name: str | None = None,
+        system_prompt: str | None = None,
+        response_format: type[BaseModel] | None = None,
+        generation: dict[str, Any] | None = None,
+        max_in_flight: int | None = None,
+        on_failure: Literal["record", "raise"] = "record",
+        progress: bool = True,
+        backend: Backend | None = None,
+    ) -> None:
+        self.teacher = load_teacher(teacher)
+        self.working_dir = Path(working_dir) if working_dir else default_working_dir()
+        self.name = name or type(self).__name__
+        if system_prompt is not None:
+            self.system_prompt = system_prompt
+        if response_format is not None:
+            self.response_format = response_format
+        self.generation_overrides = dict(generation or {})
+        self.max_in_flight = max_in_flight
+        self.on_failure = on_failure
+        self.progress = progress
+        self.backend = backend
+        self._schema = self.response_format.model_json_schema() if self.response_format else None
+        self.last_run: Engine | None = None
+
+    # ------------------------------------------------------------------ to override
+    def prompt(self, row: dict[str, Any]) -> str | list[dict[str, Any]]:
+        """The user message (a string) or the whole message list for one row."""
+        raise NotImplementedError(f"{type(self).__name__} must define prompt(row)")
+
+    def parse(self, row: dict[str, Any], response: Response) -> dict[str, Any] | list[dict[str, Any]]:
+        """Output row(s) for one answer; the default keeps the row and adds the answer."""
+        if response.parsed is not None:
+            return {**row, **response.parsed.model_dump()}
+        return {**row, "response": response.content, "reasoning_content": response.reasoning_content}
+
+    def generation_params(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Per-row generation overrides (e.g. a seed per repeat); merged over the teacher's."""
+        return {}
+
+    def replay_key(self, row: dict[str, Any]) -> str | None:
+        """What a replay teacher matches this row on; None means the last user message."""
+        return None
+
+    # ------------------------------------------------------------------ running
+    def __call__(self, data: Any, *, output_dir: str | Path | None = None) -> datasets.Dataset:
+        """Run over a Dataset, a list of dicts or any iterable of dicts; return the results."""
+        rows, total = iter_rows(data)
+        if total == 0:
+            raise InputError(f"{self.name}: the input has no rows; nothing to generate")
+        run_dir = Path(output_dir) if output_dir else self.working_dir / "runs" / self.name
+        engine = Engine(
+            self.teacher,
+            cache_dir=self.working_dir / "cache",
+            run_dir=run_dir,
+            backend=self.backend,
+            max_in_flight=self.max_in_flight,
+            on_failure=self.on_failure,
+            progress=self.progress,
+            label=self.name,
+        )
+        self.last_run = engine
+        seen = {"any": False}
+
+        def counted() -> Any:
+            for row in rows:
+                seen["any"] = True
+                yield row
+
+        try:
+            result = engine.run(
+                counted(),
+                self.build_request,
+                self._handle,
+                validate=self._validate if self.response_format else None,
+                total=total,
+            )
+        finally:
+            engine.cache.close()
+        if not seen["any"]:
+            raise InputError(f"{self.name}: the input has no rows; nothing to generate")
+        return result
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return self.last_run.stats.to_dict() if self.last_run else {}
+
+    # ------------------------------------------------------------------ internals
+    def build_request(self, index: int, row: dict[str, Any]) -> Request:
+        """The canonical request for a row; errors name the row and what was expected."""
+        if not isinstance(row, dict):
+            raise InputError(f"row {index}: expected a mapping of column -> value, got {type(row).__name__}")
+        try:
+            prompt = self.prompt(row)
+            params = {**self.teacher.generation, **self.generation_overrides, **self.generation_params(row)}
+            replay_key = self.replay_key(row)
+        except KeyError as exc:
+            raise InputError(
+                f"row {index}: {type(self).__name__}.prompt() needs column {exc} which the row lacks "
+                f"(columns: {', '.join(map(str, row)) or 'none'})"
+            ) from exc
+        except CurationError:
+            raise
+        except Exception as exc:
+            raise InputError(f"row {index}: {type(self).__name__}.prompt() raised {type(exc).__name__}: {exc}") from exc
+        messages = self._messages(index, prompt)
+        return Request(
+            model=self.teacher.model,
+            messages=tuple(messages),
+            params=params,
+            response_schema=self._schema,
+            endpoint=self.teacher.endpoint_identity(),
+            replay_key=replay_key,
+        )
+
+    def _messages(self, index: int, prompt: Any) -> list[dict[str, Any]]:
+        if isinstance(prompt, str):
+            messages = [{"role": "user", "content": prompt}]
+        elif isinstance(prompt, list) and all(isinstance(m, dict) and "role" in m and "content" in m for m in prompt):
+            messages = [dict(m) for m in prompt]
+        else:
+            raise InputError(
+                f"row {index}: prompt() must return a string or a list of {{'role', 'content'}} messages, "
+                f"got {type(prompt).__name__}"
+            )
+        for m in messages:
+            if not isinstance(m["content"], (str, list)):
+                raise InputError(
+                    f"row {index}: message content must be a string, got {type(m['content']).__name__} "
+                    f"for role '{m['role']}'"
+                )
+        if self.system_prompt and messages[0]["role"] != "system":
+            messages.insert(0, {"role": "system", "content": self.system_prompt})
+        if self._schema is not None and self.teacher.structured_output != "json_schema":
+            last = messages[-1]
+            last["content"] = (
+                f"{last['content']}\n\nReply with a single JSON object, and nothing else, that follows this "
+                f"JSON schema:\n{json.dumps(self._schema)}"
+            )
+        return messages
+
+    def _validate(self, response: Response) -> None:
+        assert self.response_format is not None
+        text = _strip_fences(response.content)
+        try:
+            response.parsed = self.response_format.model_validate_json(text)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "<reply>"
+            raise InvalidStructuredOutput(
+                f"reply does not match {self.response_format.__name__}: {where}: {first['msg']}", raw=response.content
+            ) from exc
+
+    def _handle(self, index: int, row: dict[str, Any], response: Response) -> list[dict[str, Any]]:
+        result = self.parse(row, response)
+        if isinstance(result, dict):
+            return [result]
+        if isinstance(result, list) and all(isinstance(r, dict) for r in result):
+            return result
+        raise InputError(
+            f"row {index}: {type(self).__name__}.parse() must return a dict or a list of dicts, "
+            f"got {type(result).__name__}"
+        )
+
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+def _strip_fences(text: str) -> str:
+    match = _FENCE.match(text)
+    return match.group(1) if match else text

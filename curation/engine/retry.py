@@ -1,0 +1,37 @@
+"""The retry policy, declared with tenacity rather than hand-rolled.
+
+Retried: 429 (after the shared cool-down), 5xx, timeouts, dropped connections, malformed bodies, and
+answers cut by max_tokens when the teacher config asks for that. Never retried: 400/404 (the request
+itself is wrong) and 401/403 (which stop the run). Waits are exponential with full jitter, but never
+shorter than what the server asked for in ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_random_exponential
+
+from curation.engine.config import RetryConfig
+from curation.engine.errors import RetryableError
+
+
+def retry_policy(config: RetryConfig, on_retry: Callable[[RetryCallState], None] | None = None) -> AsyncRetrying:
+    """A fresh tenacity controller for one request."""
+    backoff = wait_random_exponential(multiplier=config.backoff_initial_s, max=config.backoff_max_s)
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = backoff(state)
+        if isinstance(exc, RetryableError) and exc.retry_after is not None:
+            delay = max(exc.retry_after, min(delay, config.backoff_initial_s))
+        return delay
+
+    return AsyncRetrying(
+        retry=retry_if_exception_type(RetryableError),
+        stop=stop_after_attempt(config.max_attempts),
+        wait=wait,
+        before_sleep=on_retry,
+        reraise=True,
+    )

@@ -1,0 +1,424 @@
+"""The engine loop: feed requests lazily through a bounded window, cache every answer, stream results.
+
+Shape of one run:
+  rows ──► build request ──► cache hit? ──yes──► handle (parse) ──► shard writer
+                                 │no
+                                 ▼
+              bounded in-flight window (never one task per row of a 173k set)
+                                 ▼
+        rate limiter ──► backend (retried by tenacity) ──► cache.put ──► handle ──► writer
+
+Every answer is cached the moment it arrives, before ``parse`` runs, so a crash, a kill or a bug in
+``parse`` never costs a second payment: a re-run sends only what has no cached answer and rebuilds
+the output from the cache in input order. Identical requests in flight at once are sent once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import datasets
+
+from curation.engine.backends import Backend, make_backend
+from curation.engine.cache import ResponseCache
+from curation.engine.config import TeacherConfig
+from curation.engine.errors import InvalidStructuredOutput, RateLimited, RequestFailed, RetryableError
+from curation.engine.progress import Progress, RunStats
+from curation.engine.ratelimit import RateLimiter
+from curation.engine.request import Request, Response
+from curation.engine.retry import retry_policy
+from curation.engine.tokens import TokenEstimator
+from curation.engine.writer import ShardWriter
+from curation.errors import AuthenticationError, CurationError, InputError
+
+log = logging.getLogger("thoughtmill.engine")
+
+BuildFn = Callable[[int, dict[str, Any]], Request]
+ValidateFn = Callable[[Response], None]
+HandleFn = Callable[[int, dict[str, Any], Response], list[dict[str, Any]]]
+
+_YIELD_EVERY = 64  # cached rows processed between two yields to the event loop
+
+
+@dataclass
+class RunPaths:
+    """Files of one run, all under one directory."""
+
+    root: Path
+
+    @property
+    def dataset(self) -> Path:
+        return self.root / "dataset"
+
+    @property
+    def shards(self) -> Path:
+        return self.root / "shards"
+
+    @property
+    def failures(self) -> Path:
+        return self.root / "failures.jsonl"
+
+    @property
+    def rejected(self) -> Path:
+        return self.root / "rejected_responses.jsonl"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+
+class _Fatal(Exception):
+    """Internal: carries the error that stops the run to the feeder loop."""
+
+
+class Engine:
+    """Runs one batch of rows against one teacher. ``LLM`` is the friendly face of this class."""
+
+    def __init__(
+        self,
+        teacher: TeacherConfig,
+        cache_dir: str | Path,
+        run_dir: str | Path,
+        *,
+        backend: Backend | None = None,
+        max_in_flight: int | None = None,
+        on_failure: Literal["record", "raise"] = "record",
+        progress: bool = True,
+        rows_per_shard: int = 2000,
+        label: str | None = None,
+    ) -> None:
+        self.teacher = teacher
+        self.cache = ResponseCache(cache_dir)
+        self.paths = RunPaths(Path(run_dir))
+        self.backend = backend
+        self.max_in_flight = max_in_flight or max(2 * teacher.max_concurrency, 32)
+        self.on_failure = on_failure
+        self.show_progress = progress
+        self.rows_per_shard = rows_per_shard
+        self.label = label or teacher.label
+        self.stats = RunStats()
+        self.estimator = TokenEstimator(teacher.tokenizer)
+
+    # ------------------------------------------------------------------ public entry points
+    def run(
+        self,
+        rows: Iterable[dict[str, Any]],
+        build: BuildFn,
+        handle: HandleFn,
+        *,
+        validate: ValidateFn | None = None,
+        total: int | None = None,
+    ) -> datasets.Dataset:
+        """Synchronous wrapper around :meth:`arun` (works inside a running event loop too)."""
+        coro = self.arun(rows, build, handle, validate=validate, total=total)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coro)
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["value"] = asyncio.run(coro)
+            except BaseException as exc:  # re-raised in the caller's thread
+                box["error"] = exc
+
+        import threading
+
+        thread = threading.Thread(target=target, name="thoughtmill-engine")
+        thread.start()
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    async def arun(
+        self,
+        rows: Iterable[dict[str, Any]],
+        build: BuildFn,
+        handle: HandleFn,
+        *,
+        validate: ValidateFn | None = None,
+        total: int | None = None,
+    ) -> datasets.Dataset:
+        self._build, self._handle, self._validate = build, handle, validate
+        self.stats = RunStats(total_rows=total)
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        self.writer = ShardWriter(self.paths.shards, self.rows_per_shard)
+        self._fatal: BaseException | None = None
+        self._in_flight: dict[str, asyncio.Future[Response]] = {}
+        started = time.monotonic()
+        backend = self.backend or make_backend(self.teacher)
+        self._backend = backend
+        with open(self.paths.failures, "w") as failures, open(self.paths.rejected, "a") as rejected:
+            self._failures_file, self._rejected_file = failures, rejected
+            with Progress(self.stats, self.label, enabled=self.show_progress) as progress:
+                ticker = asyncio.create_task(_tick(progress))
+                try:
+                    await backend.start()
+                    self.limiter = RateLimiter(
+                        self.teacher.max_concurrency,
+                        self.teacher.requests_per_minute,
+                        self.teacher.tokens_per_minute,
+                    )
+                    backend.on_rate_headers(self.limiter.observe_headers)
+                    await self._feed(rows)
+                finally:
+                    ticker.cancel()
+                    await backend.close()
+                    self.stats.elapsed_s = time.monotonic() - started
+                    self._write_summary()
+        if self._fatal is not None:
+            raise self._fatal
+        self.stats.output_rows = self.writer.rows_written + len(self.writer._buffer)
+        dataset = self.writer.finalize(self.paths.dataset)
+        self.stats.elapsed_s = time.monotonic() - started
+        self._write_summary()
+        return dataset
+
+    # ------------------------------------------------------------------ the loop
+    async def _feed(self, rows: Iterable[dict[str, Any]]) -> None:
+        window = asyncio.Semaphore(self.max_in_flight)
+        pending: set[asyncio.Task[None]] = set()
+
+        def done(task: asyncio.Task[None]) -> None:
+            pending.discard(task)
+            window.release()
+
+        hits_since_yield = 0
+        try:
+            for index, row in enumerate(rows):
+                if self._fatal is not None:
+                    break
+                request = self._build_request(index, row)
+                key = request.cache_key()
+                cached = self.cache.get(key)
+                if cached is not None:
+                    self.stats.cache_hits += 1
+                    self._deliver(index, row, cached)
+                    hits_since_yield += 1
+                    if hits_since_yield >= _YIELD_EVERY:
+                        hits_since_yield = 0
+                        await asyncio.sleep(0)
+                    continue
+                await window.acquire()
+                if self._fatal is not None:
+                    window.release()
+                    break
+                task = asyncio.create_task(self._fetch(index, row, request, key))
+                pending.add(task)
+                task.add_done_callback(done)
+        except _Fatal:
+            pass
+        if isinstance(self._fatal, AuthenticationError):
+            for task in pending:
+                task.cancel()
+        # drain: what is already in flight is paid for; let it land in the cache
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _build_request(self, index: int, row: dict[str, Any]) -> Request:
+        try:
+            return self._build(index, row)
+        except CurationError as exc:
+            self._stop(exc)
+            raise _Fatal from exc
+
+    async def _fetch(self, index: int, row: dict[str, Any], request: Request, key: str) -> None:
+        shared = self._in_flight.get(key)
+        if shared is not None:  # the same request is already on its way: wait for it
+            try:
+                response = await asyncio.shield(shared)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the first sender recorded its row; this row gets its own record
+                self._record_failure(index, _kind(exc), f"identical request of another row failed: {exc}")
+                return
+            self._deliver(index, row, response)
+            return
+        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            response = await self._call(request)
+            self.cache.put(key, response)
+            future.set_result(response)
+        except AuthenticationError as exc:
+            self._stop(exc)
+            future.set_exception(exc)
+            return
+        except (RequestFailed, RetryableError) as exc:
+            future.set_exception(exc)
+            self._record_failure(index, _kind(exc), str(exc), raw=getattr(exc, "raw", None))
+            return
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:  # a backend bug fails its row loudly, never hangs its twins
+            future.set_exception(exc)
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            log.exception("row %d: unexpected error from the backend", index)
+            self._record_failure(index, "internal_error", detail)
+            return
+        finally:
+            self._in_flight.pop(key, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # mark retrieved: no "never retrieved" warnings
+        self._deliver(index, row, response)
+
+    async def _call(self, request: Request) -> Response:
+        """Send with retries; validate before caching so an invalid reply is never cached."""
+        invalid_left = self.teacher.retry.max_invalid_structured
+        while True:
+            response = await self._send_with_retries(request)
+            if self.teacher.on_length == "retry" and response.finish_reason == "length":
+                self._reject(request, response, "finish_reason == 'length' after all retries")
+                raise RequestFailed("answer cut at max_tokens on every attempt", raw=response.content)
+            if self._validate is None:
+                return response
+            try:
+                self._validate(response)
+                return response
+            except InvalidStructuredOutput as exc:
+                self._reject(request, response, exc.reason)
+                if invalid_left <= 0:
+                    raise
+                invalid_left -= 1
+                self.stats.retries += 1
+
+    async def _send_with_retries(self, request: Request) -> Response:
+        estimate = self.estimator.request_tokens(request.messages, request.params)
+        last: Response | None = None
+        async for attempt in retry_policy(self.teacher.retry, self._on_retry):
+            with attempt:
+                permit = await self.limiter.acquire(estimate)
+                used: float | None = None
+                self.stats.requests_sent += 1
+                try:
+                    response = await self._backend.complete(request)
+                    used = response.usage.prompt_tokens + response.usage.completion_tokens or None
+                except RateLimited as exc:
+                    self.stats.rate_limited += 1
+                    self.limiter.cool_down(exc.retry_after if exc.retry_after is not None
+                                           else self.teacher.retry.backoff_initial_s)
+                    raise
+                finally:
+                    self.limiter.release(permit, used)
+                self.stats.requests_ok += 1
+                u = response.usage
+                self.stats.add_usage(u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, self.teacher.pricing)
+                if response.finish_reason == "length":
+                    self.stats.length_truncated += 1
+                    if self.teacher.on_length == "retry":
+                        last = response
+                        raise RetryableError("answer cut at max_tokens (finish_reason 'length')")
+                return response
+        assert last is not None  # unreachable: tenacity re-raises
+        return last
+
+    def _on_retry(self, state: Any) -> None:
+        self.stats.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        log.debug("retry %d after %s", state.attempt_number, exc)
+
+    # ------------------------------------------------------------------ results
+    def _deliver(self, index: int, row: dict[str, Any], response: Response) -> None:
+        if self._fatal is not None:
+            return
+        if self.teacher.on_length == "drop" and response.finish_reason == "length":
+            self._record_failure(index, "length", "answer cut at max_tokens (on_length: drop)")
+            return
+        try:
+            if self._validate is not None and response.parsed is None:
+                self._validate(response)
+            rows = self._handle(index, row, response)
+        except InputError as exc:
+            self._stop(exc)
+            return
+        except Exception as exc:  # a bug in parse fails its row; the cached answer stays
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self._record_failure(index, "parse", f"parse() raised {detail}")
+            return
+        try:
+            self.writer.add(index, rows)
+        except InputError as exc:
+            self._stop(exc)
+            return
+        self.stats.rows_done += 1
+
+    def _record_failure(self, index: int, kind: str, message: str, raw: str | None = None) -> None:
+        self.stats.count_failure(kind)
+        self.stats.rows_done += 1
+        record = {"row": index, "reason": kind, "error": message}
+        if raw:
+            record["raw"] = raw
+        _write_line(self._failures_file, record)
+        if self.on_failure == "raise":
+            self._stop(CurationError(f"row {index} failed ({kind}): {message} (on_failure='raise')"))
+
+    def _reject(self, request: Request, response: Response, why: str) -> None:
+        """Keep a paid-for answer the engine refused, so it is never lost."""
+        _write_line(self._rejected_file, {"cache_key": request.cache_key(), "why": why, **response.to_record()})
+
+    def _stop(self, exc: BaseException) -> None:
+        if self._fatal is None:
+            self._fatal = exc
+            log.error("stopping the run: %s", exc)
+
+    def _write_summary(self) -> None:
+        summary = {
+            "teacher": self.teacher.label,
+            "model": self.teacher.model,
+            "dataset": str(self.paths.dataset),
+            "cache": str(self.cache.directory),
+            "fatal_error": str(self._fatal) if getattr(self, "_fatal", None) else None,
+            **self.stats.to_dict(),
+        }
+        tmp = self.paths.summary.with_suffix(".tmp")
+        tmp.write_text(json.dumps(summary, indent=2))
+        tmp.replace(self.paths.summary)
+
+
+def _kind(exc: Exception) -> str:
+    if isinstance(exc, InvalidStructuredOutput):
+        return "invalid_structured_output"
+    if isinstance(exc, RateLimited):
+        return "rate_limited"
+    if isinstance(exc, RetryableError):
+        return "retries_exhausted"
+    status = getattr(exc, "status", None)
+    return f"http_{status}" if status else "request_failed"
+
+
+def _write_line(handle: TextIO, record: dict[str, Any]) -> None:
+    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    handle.flush()
+
+
+async def _tick(progress: Progress) -> None:
+    while True:
+        await asyncio.sleep(0.5)
+        progress.update()
+
+
+def iter_rows(data: Any) -> tuple[Iterator[dict[str, Any]], int | None]:
+    """Rows of a Dataset (read in Arrow batches), a list, or any iterable, with the count when known."""
+    if isinstance(data, datasets.Dataset):
+        def gen() -> Iterator[dict[str, Any]]:
+            for batch in data.iter(batch_size=512):
+                keys = list(batch)
+                for values in zip(*(batch[k] for k in keys)):
+                    yield dict(zip(keys, values))
+
+        return gen(), len(data)
+    if isinstance(data, datasets.IterableDataset):
+        return iter(data), None
+    total = len(data) if hasattr(data, "__len__") else None
+    return iter(data), total
