@@ -34,7 +34,10 @@ class ReplayBackend(Backend):
         assert config.replay is not None  # guaranteed by TeacherConfig validation
         self.spec = config.replay
         self.table = _read_table(Path(self.spec.path))
-        for column in [self.spec.key_column, self.spec.content_column, self.spec.reasoning_column,
+        self.reasoning_column = self.spec.reasoning_column
+        if self.reasoning_column not in self.table.column_names and "reasoning_column" not in self.spec.model_fields_set:
+            self.reasoning_column = None  # the default column is optional; one named explicitly is not
+        for column in [self.spec.key_column, self.spec.content_column, self.reasoning_column,
                        self.spec.finish_reason_column]:
             if column and column not in self.table.column_names:
                 raise ConfigError(
@@ -55,7 +58,7 @@ class ReplayBackend(Backend):
             raise RequestFailed(f"no recorded response in {self.spec.path} for key {key[:80]!r}")
         record = self.table.slice(row, 1).to_pylist()[0]
         content = record.get(self.spec.content_column) or ""
-        reasoning = record.get(self.spec.reasoning_column) if self.spec.reasoning_column else None
+        reasoning = record.get(self.reasoning_column) if self.reasoning_column else None
         finish = record.get(self.spec.finish_reason_column) if self.spec.finish_reason_column else "stop"
         return Response(
             content=content,
