@@ -42,7 +42,9 @@ class RetryConfig(StrictModel):
     max_attempts: int = Field(8, ge=1, description="attempts per request, the first included")
     backoff_initial_s: float = Field(1.0, gt=0)
     backoff_max_s: float = Field(120.0, gt=0)
-    max_invalid_structured: int = Field(2, ge=0, description="re-asks when a structured reply fails validation")
+    max_invalid_structured: int = Field(
+        2, ge=0, description="re-asks when a structured reply fails validation"
+    )
 
 
 class ReplayConfig(StrictModel):
@@ -63,7 +65,9 @@ class TeacherConfig(StrictModel):
     model: str
     base_urls: list[str] = Field(default_factory=list, description="one or more replicas of one endpoint")
     api_key_env: str | None = Field(None, description="name of the environment variable holding the key")
-    generation: dict[str, Any] = Field(default_factory=dict, description="temperature, max_tokens, top_p, ...")
+    generation: dict[str, Any] = Field(
+        default_factory=dict, description="temperature, max_tokens, top_p, ..."
+    )
     requests_per_minute: float | None = Field(None, gt=0)
     tokens_per_minute: float | None = Field(None, gt=0)
     max_concurrency: int = Field(64, ge=1)
@@ -72,14 +76,18 @@ class TeacherConfig(StrictModel):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     pricing: Pricing = Field(default_factory=Pricing)
     structured_output: Literal["json_schema", "json_object", "prompt"] = Field(
-        "json_schema", description="how a response_format is asked for: API json_schema, json_object, or in the prompt"
+        "json_schema",
+        description="how a response_format is asked for: API json_schema, json_object, or in the prompt",
     )
     on_length: Literal["keep", "retry", "drop"] = Field(
         "keep", description="what to do with an answer cut by max_tokens (finish_reason == 'length')"
     )
-    tokenizer: str | None = Field(None, description="HF tokenizer id/path for token estimates; heuristic if absent")
+    tokenizer: str | None = Field(
+        None, description="HF tokenizer id/path for token estimates; heuristic if absent"
+    )
     cache_namespace: str | None = Field(
-        None, description="share cached answers across endpoints; default: the endpoint identity is in the key"
+        None,
+        description="share cached answers across endpoints; default: the endpoint identity is in the key",
     )
     extra_headers: dict[str, str] = Field(default_factory=dict)
     replay: ReplayConfig | None = None

@@ -151,7 +151,9 @@ class LLM:
         except CurationError:
             raise
         except Exception as exc:
-            raise InputError(f"row {index}: {type(self).__name__}.prompt() raised {type(exc).__name__}: {exc}") from exc
+            raise InputError(
+                f"row {index}: {type(self).__name__}.prompt() raised {type(exc).__name__}: {exc}"
+            ) from exc
         messages = self._messages(index, prompt)
         return Request(
             model=self.teacher.model,
@@ -165,7 +167,9 @@ class LLM:
     def _messages(self, index: int, prompt: Any) -> list[dict[str, Any]]:
         if isinstance(prompt, str):
             messages = [{"role": "user", "content": prompt}]
-        elif isinstance(prompt, list) and all(isinstance(m, dict) and "role" in m and "content" in m for m in prompt):
+        elif isinstance(prompt, list) and all(
+            isinstance(m, dict) and "role" in m and "content" in m for m in prompt
+        ):
             messages = [dict(m) for m in prompt]
         else:
             raise InputError(
@@ -197,7 +201,8 @@ class LLM:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "<reply>"
             raise InvalidStructuredOutput(
-                f"reply does not match {self.response_format.__name__}: {where}: {first['msg']}", raw=response.content
+                f"reply does not match {self.response_format.__name__}: {where}: {first['msg']}",
+                raw=response.content,
             ) from exc
 
     def _handle(self, index: int, row: dict[str, Any], response: Response) -> list[dict[str, Any]]:

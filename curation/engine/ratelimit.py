@@ -124,7 +124,11 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
             return max(0.0, parsedate_to_datetime(ra).timestamp() - time.time())
         except (TypeError, ValueError):
             pass
-    resets = [parse_duration(headers[h]) for h in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens") if h in headers]
+    resets = [
+        parse_duration(headers[h])
+        for h in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
+        if h in headers
+    ]
     return max(resets) if resets else None
 
 

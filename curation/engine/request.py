@@ -52,7 +52,9 @@ class Request:
         return ""
 
     def prompt_chars(self) -> int:
-        return sum(len(m.get("content") or "") if isinstance(m.get("content"), str) else 0 for m in self.messages)
+        return sum(
+            len(m.get("content") or "") if isinstance(m.get("content"), str) else 0 for m in self.messages
+        )
 
 
 @dataclass

@@ -28,13 +28,13 @@ from typing import Any, Literal, TextIO
 import datasets
 
 from curation.engine.backends import Backend, make_backend
-from curation.engine.cache import ResponseCache
+from curation.engine.cache import CacheWriter, ResponseCache
 from curation.engine.config import TeacherConfig
 from curation.engine.errors import InvalidStructuredOutput, RateLimited, RequestFailed, RetryableError
 from curation.engine.progress import Progress, RunStats
 from curation.engine.ratelimit import RateLimiter
 from curation.engine.request import Request, Response
-from curation.engine.retry import retry_policy
+from curation.engine.retry import first_retry_delay, retry_policy
 from curation.engine.tokens import TokenEstimator
 from curation.engine.writer import ShardWriter
 from curation.errors import AuthenticationError, CurationError, InputError
@@ -162,6 +162,7 @@ class Engine:
             self._failures_file, self._rejected_file = failures, rejected
             with Progress(self.stats, self.label, enabled=self.show_progress) as progress:
                 ticker = asyncio.create_task(_tick(progress))
+                self._cache_writer = CacheWriter(self.cache)
                 try:
                     await backend.start()
                     self.limiter = RateLimiter(
@@ -173,6 +174,7 @@ class Engine:
                     await self._feed(rows)
                 finally:
                     ticker.cancel()
+                    self._cache_writer.close()
                     await backend.close()
                     self.stats.elapsed_s = time.monotonic() - started
                     self._write_summary()
@@ -248,7 +250,7 @@ class Engine:
         self._in_flight[key] = future
         try:
             response = await self._call(request)
-            self.cache.put(key, response)
+            await self._cache_writer.put(key, response)
             future.set_result(response)
         except AuthenticationError as exc:
             self._stop(exc)
@@ -294,34 +296,47 @@ class Engine:
                 self.stats.retries += 1
 
     async def _send_with_retries(self, request: Request) -> Response:
+        """One attempt; if it fails transiently, the declared tenacity policy takes over.
+
+        The first attempt runs outside tenacity only because building a retry controller per
+        request costs ~15% of the loop's time at full speed; the policy still counts it (the
+        retried call continues from attempt 2 of ``max_attempts``).
+        """
         estimate = self.estimator.request_tokens(request.messages, request.params)
-        last: Response | None = None
-        async for attempt in retry_policy(self.teacher.retry, self._on_retry):
+        try:
+            return await self._attempt(request, estimate)
+        except RetryableError as first:
+            if self.teacher.retry.max_attempts <= 1:
+                raise
+            self.stats.retries += 1
+            await asyncio.sleep(first_retry_delay(first, self.teacher.retry))
+        async for attempt in retry_policy(self.teacher.retry, self._on_retry, attempts_used=1):
             with attempt:
-                permit = await self.limiter.acquire(estimate)
-                used: float | None = None
-                self.stats.requests_sent += 1
-                try:
-                    response = await self._backend.complete(request)
-                    used = response.usage.prompt_tokens + response.usage.completion_tokens or None
-                except RateLimited as exc:
-                    self.stats.rate_limited += 1
-                    self.limiter.cool_down(exc.retry_after if exc.retry_after is not None
-                                           else self.teacher.retry.backoff_initial_s)
-                    raise
-                finally:
-                    self.limiter.release(permit, used)
-                self.stats.requests_ok += 1
-                u = response.usage
-                self.stats.add_usage(u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, self.teacher.pricing)
-                if response.finish_reason == "length":
-                    self.stats.length_truncated += 1
-                    if self.teacher.on_length == "retry":
-                        last = response
-                        raise RetryableError("answer cut at max_tokens (finish_reason 'length')")
-                return response
-        assert last is not None  # unreachable: tenacity re-raises
-        return last
+                return await self._attempt(request, estimate)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _attempt(self, request: Request, estimate: float) -> Response:
+        permit = await self.limiter.acquire(estimate)
+        used: float | None = None
+        self.stats.requests_sent += 1
+        try:
+            response = await self._backend.complete(request)
+            used = response.usage.prompt_tokens + response.usage.completion_tokens or None
+        except RateLimited as exc:
+            self.stats.rate_limited += 1
+            pause = exc.retry_after if exc.retry_after is not None else self.teacher.retry.backoff_initial_s
+            self.limiter.cool_down(pause)
+            raise
+        finally:
+            self.limiter.release(permit, used)
+        self.stats.requests_ok += 1
+        u = response.usage
+        self.stats.add_usage(u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, self.teacher.pricing)
+        if response.finish_reason == "length":
+            self.stats.length_truncated += 1
+            if self.teacher.on_length == "retry":
+                raise RetryableError("answer cut at max_tokens (finish_reason 'length')")
+        return response
 
     def _on_retry(self, state: Any) -> None:
         self.stats.retries += 1
@@ -365,7 +380,9 @@ class Engine:
 
     def _reject(self, request: Request, response: Response, why: str) -> None:
         """Keep a paid-for answer the engine refused, so it is never lost."""
-        _write_line(self._rejected_file, {"cache_key": request.cache_key(), "why": why, **response.to_record()})
+        _write_line(
+            self._rejected_file, {"cache_key": request.cache_key(), "why": why, **response.to_record()}
+        )
 
     def _stop(self, exc: BaseException) -> None:
         if self._fatal is None:
@@ -411,6 +428,7 @@ async def _tick(progress: Progress) -> None:
 def iter_rows(data: Any) -> tuple[Iterator[dict[str, Any]], int | None]:
     """Rows of a Dataset (read in Arrow batches), a list, or any iterable, with the count when known."""
     if isinstance(data, datasets.Dataset):
+
         def gen() -> Iterator[dict[str, Any]]:
             for batch in data.iter(batch_size=512):
                 keys = list(batch)

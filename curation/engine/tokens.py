@@ -31,15 +31,20 @@ class TokenEstimator:
 
                 self._tokenizer = AutoTokenizer.from_pretrained(tokenizer)
             except Exception as exc:  # absent package, offline hub, unknown id: fall back loudly
-                log.warning("token estimates use the heuristic: cannot load tokenizer %r (%s)", tokenizer, exc)
+                log.warning(
+                    "token estimates use the heuristic: cannot load tokenizer %r (%s)", tokenizer, exc
+                )
 
     def prompt_tokens(self, messages: Sequence[dict[str, Any]]) -> int:
         texts = [m.get("content") if isinstance(m.get("content"), str) else "" for m in messages]
         if self._tokenizer is not None:
-            return sum(len(self._tokenizer.encode(t, add_special_tokens=False)) for t in texts) + \
-                TOKENS_PER_MESSAGE * len(texts)
+            return sum(
+                len(self._tokenizer.encode(t, add_special_tokens=False)) for t in texts
+            ) + TOKENS_PER_MESSAGE * len(texts)
         return sum(math.ceil(len(t) / CHARS_PER_TOKEN) for t in texts) + TOKENS_PER_MESSAGE * len(texts)
 
     def request_tokens(self, messages: Sequence[dict[str, Any]], params: dict[str, Any]) -> int:
         """What to reserve from the tokens/min bucket: prompt plus the most the answer may use."""
-        return self.prompt_tokens(messages) + int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+        return self.prompt_tokens(messages) + int(
+            params.get("max_tokens") or params.get("max_completion_tokens") or 0
+        )

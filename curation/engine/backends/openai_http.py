@@ -58,7 +58,9 @@ class OpenAIBackend(Backend):
         self._headers = {"Content-Type": "application/json", **self.config.extra_headers}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout_s, sock_connect=self.config.connect_timeout_s)
+        timeout = aiohttp.ClientTimeout(
+            total=self.config.timeout_s, sock_connect=self.config.connect_timeout_s
+        )
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
         self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, raise_for_status=False)
 
@@ -81,8 +83,10 @@ class OpenAIBackend(Backend):
             if mode == "json_schema":
                 body["response_format"] = {
                     "type": "json_schema",
-                    "json_schema": {"name": request.response_schema.get("title", "response"),
-                                    "schema": request.response_schema},
+                    "json_schema": {
+                        "name": request.response_schema.get("title", "response"),
+                        "schema": request.response_schema,
+                    },
                 }
             elif mode == "json_object":
                 body["response_format"] = {"type": "json_object"}
@@ -109,7 +113,9 @@ class OpenAIBackend(Backend):
         except (aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
             raise RetryableError(f"connection to {replica.url} broke: {type(exc).__name__}: {exc}") from exc
         except asyncio.TimeoutError as exc:
-            raise RetryableError(f"no complete answer from {replica.url} within {self.config.timeout_s:g}s") from exc
+            raise RetryableError(
+                f"no complete answer from {replica.url} within {self.config.timeout_s:g}s"
+            ) from exc
         finally:
             replica.in_flight -= 1
 
@@ -118,15 +124,20 @@ class OpenAIBackend(Backend):
             return parse_completion(raw, replica.url)
         excerpt = raw[:_EXCERPT].decode("utf-8", "replace")
         if status == 429:
-            raise RateLimited(f"429 from {replica.url}: {excerpt}", retry_after=retry_after_seconds(headers), status=429)
+            raise RateLimited(
+                f"429 from {replica.url}: {excerpt}", retry_after=retry_after_seconds(headers), status=429
+            )
         if status in (401, 403):
             raise AuthenticationError(
                 f"teacher '{self.config.label}' at {replica.url} refused our credentials (HTTP {status}): {excerpt}. "
                 f"Check the key in ${self.config.api_key_env or '<no api_key_env set>'}; the run stops here."
             )
         if status in (408, 409) or status >= 500:
-            raise RetryableError(f"HTTP {status} from {replica.url}: {excerpt}", status=status,
-                                 retry_after=retry_after_seconds(headers))
+            raise RetryableError(
+                f"HTTP {status} from {replica.url}: {excerpt}",
+                status=status,
+                retry_after=retry_after_seconds(headers),
+            )
         raise RequestFailed(f"HTTP {status} from {replica.url}: {excerpt}", status=status, raw=excerpt)
 
 
@@ -138,7 +149,9 @@ def parse_completion(raw: bytes, origin: str) -> Response:
         message = choice["message"]
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         excerpt = raw[:_EXCERPT].decode("utf-8", "replace")
-        raise RetryableError(f"malformed completion body from {origin}: {type(exc).__name__} in {excerpt!r}") from exc
+        raise RetryableError(
+            f"malformed completion body from {origin}: {type(exc).__name__} in {excerpt!r}"
+        ) from exc
     usage = data.get("usage") or {}
     details = usage.get("completion_tokens_details") or {}
     prompt_details = usage.get("prompt_tokens_details") or {}
@@ -153,7 +166,9 @@ def parse_completion(raw: bytes, origin: str) -> Response:
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
             reasoning_tokens=int(details.get("reasoning_tokens") or 0),
-            cached_tokens=int(prompt_details.get("cached_tokens") or usage.get("prompt_cache_hit_tokens") or 0),
+            cached_tokens=int(
+                prompt_details.get("cached_tokens") or usage.get("prompt_cache_hit_tokens") or 0
+            ),
         ),
         model=data.get("model"),
     )

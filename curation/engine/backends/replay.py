@@ -35,10 +35,17 @@ class ReplayBackend(Backend):
         self.spec = config.replay
         self.table = _read_table(Path(self.spec.path))
         self.reasoning_column = self.spec.reasoning_column
-        if self.reasoning_column not in self.table.column_names and "reasoning_column" not in self.spec.model_fields_set:
+        if (
+            self.reasoning_column not in self.table.column_names
+            and "reasoning_column" not in self.spec.model_fields_set
+        ):
             self.reasoning_column = None  # the default column is optional; one named explicitly is not
-        for column in [self.spec.key_column, self.spec.content_column, self.reasoning_column,
-                       self.spec.finish_reason_column]:
+        for column in [
+            self.spec.key_column,
+            self.spec.content_column,
+            self.reasoning_column,
+            self.spec.finish_reason_column,
+        ]:
             if column and column not in self.table.column_names:
                 raise ConfigError(
                     f"replay file {self.spec.path}: column '{column}' not found "

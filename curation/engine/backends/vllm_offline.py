@@ -17,15 +17,26 @@ from curation.engine.request import Request, Response, Usage
 from curation.errors import missing_dependency
 
 _SAMPLING_KEYS = {
-    "temperature", "top_p", "top_k", "min_p", "max_tokens", "seed", "stop", "presence_penalty",
-    "frequency_penalty", "repetition_penalty", "n",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "max_tokens",
+    "seed",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "repetition_penalty",
+    "n",
 }
 
 
 class VLLMOfflineBackend(Backend):
     """Batches concurrent requests into ``vllm.LLM.chat`` calls."""
 
-    def __init__(self, config: TeacherConfig, *, batch_size: int | None = None, gather_ms: float = 20.0) -> None:
+    def __init__(
+        self, config: TeacherConfig, *, batch_size: int | None = None, gather_ms: float = 20.0
+    ) -> None:
         super().__init__(config)
         self.batch_size = batch_size or max(1, config.max_concurrency)
         self.gather_s = gather_ms / 1000.0
@@ -76,7 +87,9 @@ class VLLMOfflineBackend(Backend):
             except Exception as exc:  # a failed batch fails its requests, not the engine
                 for _, future in batch:
                     if not future.done():
-                        future.set_exception(RequestFailed(f"vLLM failed on a batch: {type(exc).__name__}: {exc}"))
+                        future.set_exception(
+                            RequestFailed(f"vLLM failed on a batch: {type(exc).__name__}: {exc}")
+                        )
                 continue
             for (_, future), response in zip(batch, responses):
                 if not future.done():
@@ -96,8 +109,10 @@ class VLLMOfflineBackend(Backend):
                     content=content,
                     reasoning_content=reasoning,
                     finish_reason=completion.finish_reason,
-                    usage=Usage(prompt_tokens=len(out.prompt_token_ids or []),
-                                completion_tokens=len(completion.token_ids or [])),
+                    usage=Usage(
+                        prompt_tokens=len(out.prompt_token_ids or []),
+                        completion_tokens=len(completion.token_ids or []),
+                    ),
                     model=self.config.model,
                 )
             )
