@@ -99,7 +99,9 @@ class OpenAIBackend(Backend):
         replica.in_flight += 1
         try:
             async with self._session.post(
-                f"{replica.url}/chat/completions", json=self.body(request), headers=self._headers
+                f"{replica.url}/chat/completions",
+                data=json.dumps(self.body(request)).encode(),
+                headers=self._headers,
             ) as resp:
                 raw = await resp.read()
                 if self._headers_callback is not None:
