@@ -26,7 +26,7 @@ sysdeps:
 demo: venv sysdeps
 	$(BIN)/thoughtmill demo
 
-test: venv sysdeps
+test: venv sysdeps train-env
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -34,7 +34,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
 
-bench: venv sysdeps
+bench: venv sysdeps bench-env
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/execution.py
 

@@ -139,6 +139,14 @@ def start_engine(base_url: str, work: Path, n: int, concurrency: int, tag: str) 
 # ---------------------------------------------------------------------------------------------- curator
 CURATOR_JOB = r"""
 import json, sys, time
+# No internet here: tiktoken cannot download its BPE files. Curator only uses them to estimate tokens
+# for its tokens/min limiter, which this bench sets out of reach, so a byte-level encoding built
+# locally stands in (it over-counts tokens; nothing else changes).
+import tiktoken, tiktoken.registry
+_bytes = tiktoken.Encoding(name="bytes", pat_str=r"\S+|\s+", mergeable_ranks={bytes([i]): i for i in range(256)},
+                           special_tokens={"<|endoftext|>": 256})
+tiktoken.get_encoding = tiktoken.registry.get_encoding = lambda name: _bytes
+tiktoken.encoding_for_model = lambda model: _bytes
 from bespokelabs import curator
 base_url, n, concurrency, tag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 class Solve(curator.LLM):
