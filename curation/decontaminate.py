@@ -1,0 +1,306 @@
+"""Benchmark decontamination: drop training problems that match an evaluation problem.
+
+Two configurable tests, run against an index of the (small) benchmark side:
+- ``fuzzy``: ``rapidfuzz.fuzz.ratio`` >= threshold (95, the published recipe) on normalised text;
+  candidates come from MinHash-LSH buckets shared with a benchmark problem (``curation.dedup``), so
+  173k rows are not compared with every benchmark problem.
+- ``ngram``: any word n-gram (13 by default) shared with a benchmark problem, looked up in a sorted
+  array of 64-bit n-gram hashes; it also catches a benchmark problem embedded in a longer text.
+Counts are per benchmark (a row matching two benchmarks counts in both) plus the total dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation.dedup import (
+    BANDS,
+    DEFAULT_THRESHOLD,
+    ROWS,
+    SHINGLE,
+    band_keys,
+    minhash_signatures,
+    normalize,
+    text_column,
+    utf8_buffers,
+    verify_pairs,
+)
+from curation.errors import ConfigError, InputError
+from curation.sources.base import HubSpec, read_local
+
+log = logging.getLogger(__name__)
+
+METHODS = ("fuzzy", "ngram", "both")
+DEFAULT_NGRAM = 13
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_WORD_BASE = np.uint64(0x100000001B3)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Where an evaluation set's problem texts live on the Hub (dataset, config, split, text columns)."""
+
+    hub: HubSpec
+    split: str
+    columns: tuple[str, ...]
+
+
+#: The evaluation sets OpenThoughts decontaminates against (ids/columns as in its published code;
+#: AIME25 added from the math-ai collection). Any of them can be replaced by a local file.
+BENCHMARKS: dict[str, Benchmark] = {
+    "aime24": Benchmark(HubSpec("Maxwell-Jia/AIME_2024"), "train", ("Problem",)),
+    "aime25": Benchmark(HubSpec("math-ai/aime25"), "test", ("problem",)),
+    "amc23": Benchmark(HubSpec("AI-MO/aimo-validation-amc"), "train", ("problem",)),
+    "math500": Benchmark(HubSpec("HuggingFaceH4/MATH-500"), "test", ("problem",)),
+    "gpqa_diamond": Benchmark(HubSpec("Idavidrein/gpqa", name="gpqa_diamond"), "train", ("Question",)),
+    "livecodebench": Benchmark(
+        HubSpec(
+            "json",
+            data_files={"test": "hf://datasets/livecodebench/code_generation_lite/test*.jsonl"},
+        ),
+        "test",
+        ("question_content",),
+    ),
+}
+
+
+@dataclass
+class DecontaminationStats:
+    """What decontamination dropped, per benchmark and in total, for the dataset card."""
+
+    input: int = 0
+    dropped: int = 0
+    kept: int = 0
+    method: str = "fuzzy"
+    by_benchmark: dict[str, int] = field(default_factory=dict)
+    benchmark_sizes: dict[str, int] = field(default_factory=dict)
+    dropped_by_source: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# -- benchmark texts -------------------------------------------------------------------------------
+
+
+def _texts_of(ds: datasets.Dataset, columns: Sequence[str], origin: str) -> list[str]:
+    missing = [c for c in columns if c not in ds.column_names]
+    if missing:
+        raise InputError(f"benchmark {origin}: no column(s) {missing}; found {ds.column_names}")
+    texts: list[str] = []
+    for column in columns:
+        texts.extend(t for t in ds[column] if isinstance(t, str) and t.strip())
+    return texts
+
+
+def load_benchmarks(
+    names: Sequence[str] = tuple(BENCHMARKS),
+    *,
+    local_files: Mapping[str, str | Path] | None = None,
+    columns: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, list[str]]:
+    """Problem texts per benchmark: from ``local_files[name]`` when given, else the Hub (streamed).
+
+    ``columns[name]`` overrides the text columns (a local file may use ``problem`` for any benchmark).
+    """
+    local_files = dict(local_files or {})
+    columns = dict(columns or {})
+    unknown = [n for n in names if n not in BENCHMARKS and n not in local_files]
+    if unknown:
+        raise ConfigError(f"unknown benchmark(s) {unknown}; expected {sorted(BENCHMARKS)} or a local file")
+    out: dict[str, list[str]] = {}
+    for name in names:
+        spec = BENCHMARKS.get(name)
+        if name in local_files:
+            path = Path(local_files[name])
+            if not path.exists():
+                raise InputError(f"benchmark {name!r}: local file {path} does not exist")
+            ds = read_local(path, source=f"benchmark:{name}")
+            wanted = tuple(columns.get(name) or _local_columns(ds, spec))
+            out[name] = _texts_of(ds, wanted, f"{name!r} ({path})")
+        else:
+            assert spec is not None
+            out[name] = _hub_texts(spec, tuple(columns.get(name) or spec.columns))
+    return out
+
+
+def _hub_texts(spec: Benchmark, columns: tuple[str, ...]) -> list[str]:
+    """Stream only the text columns of a Hub benchmark (LiveCodeBench rows carry huge test blobs)."""
+    kwargs: dict[str, Any] = {"split": spec.split, "streaming": True}
+    if spec.hub.name:
+        kwargs["name"] = spec.hub.name
+    if spec.hub.data_files:
+        kwargs["data_files"] = dict(spec.hub.data_files)
+    stream = datasets.load_dataset(spec.hub.path, **kwargs).select_columns(list(columns))
+    return [row[c] for row in stream for c in columns if isinstance(row[c], str) and row[c].strip()]
+
+
+def _local_columns(ds: datasets.Dataset, spec: Benchmark | None) -> tuple[str, ...]:
+    if spec is not None and all(c in ds.column_names for c in spec.columns):
+        return spec.columns
+    for candidate in ("problem", "question", "Problem", "Question", "question_content"):
+        if candidate in ds.column_names:
+            return (candidate,)
+    return spec.columns if spec is not None else ("problem",)
+
+
+# -- n-grams ---------------------------------------------------------------------------------------
+
+
+def ngram_hashes(texts: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of every word n-gram of each (normalised) text, and the row each belongs to.
+
+    Words are runs of letters/digits. A text with fewer than ``n`` words gives one hash of all its words.
+    """
+    words_only = pc.utf8_trim_whitespace(
+        pc.replace_substring_regex(texts, pattern=r"[^\p{L}\p{N}]+", replacement=" ")
+    )
+    data, offsets = utf8_buffers(words_only)
+    if len(data) == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    # Word starts: a row start with a non-empty row, or the byte after a space.
+    row_nonempty = np.diff(offsets) > 0
+    is_space = data == 0x20
+    start_mask = np.zeros(len(data), dtype=bool)
+    start_mask[1:] = is_space[:-1]
+    start_mask[offsets[:-1][row_nonempty]] = True
+    start_mask &= ~is_space
+    word_starts = np.flatnonzero(start_mask)
+    # Polynomial hash of each word's bytes (spaces contribute nothing).
+    position = np.arange(len(data)) - np.repeat(word_starts, np.diff(np.append(word_starts, len(data))))
+    max_len = int(position.max()) + 1
+    powers = np.cumprod(np.full(max_len, _WORD_BASE, dtype=np.uint64))
+    contrib = np.where(is_space, np.uint64(0), (data.astype(np.uint64) + np.uint64(1)) * powers[position])
+    words = np.add.reduceat(contrib, word_starts)
+    words = (words ^ (words >> np.uint64(29))) * _MIX
+    word_row = np.searchsorted(offsets, word_starts, side="right") - 1
+    # n consecutive words of the same row.
+    count = len(words)
+    hashes = []
+    rows = []
+    if count >= n:
+        span = count - n + 1
+        gram = np.zeros(span, dtype=np.uint64)
+        for t in range(n):
+            gram = (gram * _MIX) ^ words[t : t + span]
+        same_row = word_row[:span] == word_row[n - 1 : n - 1 + span]
+        hashes.append(gram[same_row])
+        rows.append(word_row[:span][same_row])
+    words_per_row = np.bincount(word_row, minlength=len(offsets) - 1)
+    short = np.flatnonzero((words_per_row > 0) & (words_per_row < n))
+    if len(short):
+        whole = np.zeros(len(short), dtype=np.uint64)
+        first = np.searchsorted(word_row, short, side="left")
+        for t in range(int(words_per_row[short].max())):
+            has = t < words_per_row[short]
+            whole[has] = (whole[has] * _MIX) ^ words[first[has] + t]
+        hashes.append(whole ^ np.uint64(n))
+        rows.append(short)
+    if not hashes:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    return np.concatenate(hashes), np.concatenate(rows).astype(np.int64)
+
+
+# -- the stage -------------------------------------------------------------------------------------
+
+
+def _fuzzy_hits(
+    texts: pa.Array, bench: pa.Array, threshold: float, bands: int, rows: int, seed: int
+) -> np.ndarray:
+    """Dataset rows with ``fuzz.ratio`` >= threshold to some benchmark text (LSH candidates, verified)."""
+    num_perm = bands * rows
+    row_keys = band_keys(
+        minhash_signatures(texts, num_perm=num_perm, shingle=SHINGLE, seed=seed), bands, rows
+    )
+    bench_keys = band_keys(
+        minhash_signatures(bench, num_perm=num_perm, shingle=SHINGLE, seed=seed), bands, rows
+    )
+    left_parts, right_parts = [], []
+    for band in range(bands):
+        order = np.argsort(bench_keys[:, band], kind="stable")
+        sorted_keys = bench_keys[order, band]
+        lo = np.searchsorted(sorted_keys, row_keys[:, band], side="left")
+        hi = np.searchsorted(sorted_keys, row_keys[:, band], side="right")
+        counts = hi - lo
+        hit_rows = np.flatnonzero(counts)
+        if len(hit_rows) == 0:
+            continue
+        reps = counts[hit_rows]
+        left_parts.append(np.repeat(hit_rows, reps))
+        offsets = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+        right_parts.append(order[np.repeat(lo[hit_rows], reps) + offsets])
+    if not left_parts:
+        return np.zeros(0, dtype=np.int64)
+    codes = np.unique(np.concatenate(left_parts) * len(bench) + np.concatenate(right_parts))
+    left, right = codes // len(bench), codes % len(bench)
+    mask = verify_pairs(texts, left, right, threshold, other=bench)
+    return np.unique(left[mask])
+
+
+def _ngram_hits(texts: pa.Array, bench: pa.Array, n: int) -> np.ndarray:
+    bench_hashes = np.unique(ngram_hashes(bench, n)[0])
+    hits: list[np.ndarray] = []
+    for start in range(0, len(texts), 20_000):
+        hashes, rows = ngram_hashes(texts.slice(start, 20_000), n)
+        hits.append(np.unique(rows[np.isin(hashes, bench_hashes)]) + start)
+    return np.unique(np.concatenate(hits)) if hits else np.zeros(0, dtype=np.int64)
+
+
+def decontaminate(
+    ds: datasets.Dataset,
+    benchmarks: Mapping[str, Sequence[str]],
+    *,
+    column: str = "problem",
+    method: str = "fuzzy",
+    threshold: float = DEFAULT_THRESHOLD,
+    ngram: int = DEFAULT_NGRAM,
+    bands: int = BANDS,
+    rows: int = ROWS,
+    seed: int = 0,
+) -> tuple[datasets.Dataset, DecontaminationStats]:
+    """Drop rows of ``ds`` matching any benchmark text (see ``load_benchmarks``); return kept rows + counts."""
+    if method not in METHODS:
+        raise ConfigError(f"decontamination method must be one of {METHODS}, got {method!r}")
+    if not 0 < threshold <= 100:
+        raise ConfigError(f"decontamination threshold must be in (0, 100], got {threshold}")
+    if ngram < 1:
+        raise ConfigError(f"n-gram size must be >= 1, got {ngram}")
+    started = time.perf_counter()
+    stats = DecontaminationStats(input=len(ds), method=method)
+    if len(ds) == 0:
+        return ds, stats
+    texts = normalize(text_column(ds, column))
+    contaminated = np.zeros(len(ds), dtype=bool)
+    for name, problems in benchmarks.items():
+        stats.benchmark_sizes[name] = len(problems)
+        if not problems:
+            stats.by_benchmark[name] = 0
+            continue
+        bench = normalize(pa.array(list(problems), pa.string()))
+        hit = np.zeros(len(ds), dtype=bool)
+        if method in ("fuzzy", "both"):
+            hit[_fuzzy_hits(texts, bench, threshold, bands, rows, seed)] = True
+        if method in ("ngram", "both"):
+            hit[_ngram_hits(texts, bench, ngram)] = True
+        stats.by_benchmark[name] = int(hit.sum())
+        contaminated |= hit
+    keep = np.flatnonzero(~contaminated)
+    stats.dropped = int(contaminated.sum())
+    stats.kept = len(keep)
+    if stats.dropped and "source" in ds.column_names:
+        sources = text_column(ds, "source").take(pa.array(np.flatnonzero(contaminated)))
+        stats.dropped_by_source = {i["values"].as_py(): i["counts"].as_py() for i in pc.value_counts(sources)}
+    stats.seconds = round(time.perf_counter() - started, 3)
+    log.info("decontamination: %s", stats.to_dict())
+    return (ds.select(keep.tolist()) if stats.dropped else ds), stats
