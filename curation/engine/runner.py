@@ -180,7 +180,7 @@ class Engine:
                     self._write_summary()
         if self._fatal is not None:
             raise self._fatal
-        self.stats.output_rows = self.writer.rows_written + len(self.writer._buffer)
+        self.stats.output_rows = self.writer.rows_written + self.writer.rows_buffered
         dataset = self.writer.finalize(self.paths.dataset)
         self.stats.elapsed_s = time.monotonic() - started
         self._write_summary()

@@ -1,34 +1,39 @@
-"""Stream result rows to Arrow shards, then assemble one memory-mapped dataset in input order.
+"""Stream result rows to Arrow shards, then assemble one dataset in input order with bounded memory.
 
 Rows finish in any order; each carries its input position (``__row``) and its place among the rows
-its ``parse`` returned (``__sub``). Shards are flushed every ``rows_per_shard`` rows so memory does
-not grow with the run. ``finalize`` unifies the shards' schemas (a column that was all-null in one
-shard and text in another becomes text), sorts by position and writes the final dataset with
-``save_to_disk`` — so a resumed run produces exactly what an uninterrupted one would.
+its ``parse`` returned (``__sub``). Every ``rows_per_shard`` rows the buffer is sorted and written as
+an Arrow IPC file whose record batches never straddle a *bucket* (a block of ``rows_per_shard``
+consecutive input positions). ``finalize`` then walks the buckets in order, reads just that bucket's
+batches from the shards (plain reads, no memory map, so nothing lingers in the process), sorts the
+few thousand rows, and appends them to the output file. A resumed run therefore writes exactly what
+an uninterrupted one would, and neither the run nor its finalisation holds more than a bucket.
+
+The output directory is what ``Dataset.save_to_disk`` writes (``data-*.arrow``, ``state.json``,
+``dataset_info.json``), so ``datasets.load_from_disk`` reads it, memory-mapped.
 """
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import json
-import math
 import shutil
-import warnings
-from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
 import pyarrow as pa
 
 from curation.errors import InputError
 
 ROW = "__row"
 SUB = "__sub"
+DATA_FILE = "data-00000-of-00001.arrow"
 
 
 class ShardWriter:
-    """Buffer rows and write them as Arrow IPC stream files (what ``datasets`` memory-maps)."""
+    """Buffer rows; write them as bucket-aligned Arrow IPC files; assemble them in order."""
 
     def __init__(self, directory: str | Path, rows_per_shard: int = 2000) -> None:
         self.directory = Path(directory)
@@ -37,8 +42,13 @@ class ShardWriter:
         self.directory.mkdir(parents=True)
         self.rows_per_shard = rows_per_shard
         self._buffer: list[dict[str, Any]] = []
-        self.shards: list[Path] = []
+        self._parts: dict[int, list[tuple[Path, int]]] = {}  # bucket -> (shard, batch index)
+        self._schemas: list[pa.Schema] = []
         self.rows_written = 0
+
+    @property
+    def rows_buffered(self) -> int:
+        return len(self._buffer)
 
     def add(self, row_index: int, rows: list[dict[str, Any]]) -> None:
         for sub, row in enumerate(rows):
@@ -49,11 +59,19 @@ class ShardWriter:
     def flush(self) -> None:
         if not self._buffer:
             return
+        self._buffer.sort(key=lambda r: (r[ROW], r[SUB]))
         table = _to_table(self._buffer)
-        path = self.directory / f"shard-{len(self.shards):05d}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as stream:
-            stream.write_table(table)
-        self.shards.append(path)
+        path = self.directory / f"shard-{len(self._schemas):05d}.arrow"
+        buckets = table.column(ROW).to_numpy() // self.rows_per_shard
+        cuts = [0, *(np.flatnonzero(np.diff(buckets)) + 1).tolist(), len(buckets)]
+        batch_index = 0
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            for start, stop in itertools.pairwise(cuts):
+                for batch in table.slice(start, stop - start).to_batches():
+                    writer.write_batch(batch)
+                    self._parts.setdefault(int(buckets[start]), []).append((path, batch_index))
+                    batch_index += 1
+        self._schemas.append(table.schema)
         self.rows_written += len(self._buffer)
         self._buffer = []
 
@@ -61,23 +79,18 @@ class ShardWriter:
         """Write the ordered dataset to ``output_dir`` and return it memory-mapped from there."""
         self.flush()
         output_dir = Path(output_dir)
-        if not self.shards:
-            return datasets.Dataset.from_dict({})
-        tables = [_open_shard(p) for p in self.shards]
-        schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive")
-        merged = self.directory / "merged.arrow"
-        with pa.OSFile(str(merged), "wb") as sink, pa.ipc.new_stream(sink, schema) as stream:
-            for table in tables:
-                for batch in table.cast(schema).to_batches(max_chunksize=self.rows_per_shard):
-                    stream.write_batch(batch)
-        del tables
         staging = output_dir.with_name(output_dir.name + ".partial")
         if staging.exists():
             shutil.rmtree(staging)
-        num_shards = max(1, math.ceil(self.rows_written / 50_000))
-        with _quiet_datasets():
-            ordered = datasets.Dataset.from_file(str(merged)).sort([ROW, SUB]).remove_columns([ROW, SUB])
-            ordered.save_to_disk(str(staging), num_shards=num_shards)
+        staging.mkdir(parents=True)
+        schema = _unify(self._schemas) if self._schemas else pa.schema([])
+        out_schema = pa.schema([f for f in schema if f.name not in (ROW, SUB)])
+        with pa.OSFile(str(staging / DATA_FILE), "wb") as sink, pa.ipc.new_stream(sink, out_schema) as out:
+            for bucket in sorted(self._parts):
+                table = pa.Table.from_batches([_read_batch(p, i) for p, i in self._parts[bucket]])
+                table = _conform(table, schema).sort_by([(ROW, "ascending"), (SUB, "ascending")])
+                out.write_table(table.drop_columns([ROW, SUB]))
+        _write_dataset_metadata(staging)
         if output_dir.exists():
             shutil.rmtree(output_dir)
         staging.rename(output_dir)
@@ -85,27 +98,57 @@ class ShardWriter:
         return datasets.load_from_disk(str(output_dir))
 
 
-@contextlib.contextmanager
-def _quiet_datasets() -> Iterator[None]:
-    """No per-step progress bars or pyarrow deprecation chatter inside the engine's own output."""
-    was_enabled = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
+def _read_batch(path: Path, index: int) -> pa.RecordBatch:
+    with pa.OSFile(str(path)) as source:  # plain reads: the pages don't stay mapped in this process
+        return pa.ipc.open_file(source).get_batch(index)
+
+
+def _unify(schemas: list[pa.Schema]) -> pa.Schema:
+    """One schema for all shards; a field typed differently in different rows is the user's error."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            yield
-    finally:
-        if was_enabled:
-            datasets.enable_progress_bars()
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        types: dict[str, set[str]] = {}
+        for schema in schemas:
+            for field in schema:
+                if not pa.types.is_null(field.type):
+                    types.setdefault(field.name, set()).add(str(field.type))
+        clash = {name: sorted(t) for name, t in types.items() if len(t) > 1}
+        detail = "; ".join(f"'{n}' is {' and '.join(t)}" for n, t in clash.items()) or str(exc)
+        raise InputError(f"parse() returned fields whose type differs between rows: {detail}") from exc
 
 
-def _open_shard(path: Path) -> pa.Table:
-    return pa.ipc.open_stream(pa.memory_map(str(path))).read_all()
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Give a shard's table the unified schema: missing columns as nulls, types promoted."""
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            columns.append(table.column(field.name).cast(field.type))
+        else:
+            columns.append(pa.nulls(len(table), field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _write_dataset_metadata(directory: Path) -> None:
+    """``state.json`` and ``dataset_info.json`` as ``save_to_disk`` writes them.
+
+    The Dataset opened here memory-maps the data file but reads only its schema.
+    """
+    dataset = datasets.Dataset.from_file(str(directory / DATA_FILE))
+    keys = ["_fingerprint", "_format_columns", "_format_kwargs", "_format_type", "_output_all_columns"]
+    state = {key: dataset.__dict__[key] for key in keys}
+    state["_split"] = None
+    state["_data_files"] = [{"filename": DATA_FILE}]
+    (directory / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
+    (directory / "dataset_info.json").write_text(json.dumps(asdict(dataset.info), indent=2, sort_keys=True))
+    del dataset
 
 
 def _to_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Columns are the union of every row's keys (``from_pylist`` would keep only the first row's)."""
+    keys = list(dict.fromkeys(key for row in rows for key in row))
     try:
-        return pa.Table.from_pylist(rows)
+        return pa.Table.from_pydict({key: [row.get(key) for row in rows] for key in keys})
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError) as exc:
         raise _locate_bad_value(rows, exc) from exc
 

@@ -16,10 +16,16 @@ class Solve(LLM):
 
 
 def main(base_url: str, working_dir: str, n: int, concurrency: int) -> None:
-    teacher = TeacherConfig.from_dict({
-        "provider": "openai", "model": "fake-r1", "base_urls": [base_url], "max_concurrency": concurrency,
-        "generation": {"temperature": 0.7}, "retry": {"backoff_initial_s": 0.01, "backoff_max_s": 0.05},
-    })
+    teacher = TeacherConfig.from_dict(
+        {
+            "provider": "openai",
+            "model": "fake-r1",
+            "base_urls": [base_url],
+            "max_concurrency": concurrency,
+            "generation": {"temperature": 0.7},
+            "retry": {"backoff_initial_s": 0.01, "backoff_max_s": 0.05},
+        }
+    )
     data = ({"id": i, "problem": f"resume problem {i}"} for i in range(n))
     out = Solve(teacher, working_dir=working_dir, progress=False, max_in_flight=concurrency)(data)
     print("ROWS", len(out), flush=True)

@@ -18,8 +18,12 @@ class Solve(LLM):
         return row["problem"]
 
     def parse(self, row, response):
-        return {"id": row["id"], "answer": response.content, "thinking": response.reasoning_content,
-                "finish": response.finish_reason}
+        return {
+            "id": row["id"],
+            "answer": response.content,
+            "thinking": response.reasoning_content,
+            "finish": response.finish_reason,
+        }
 
 
 def rows(n: int, tag: str = "") -> list[dict]:
@@ -68,7 +72,9 @@ def test_changing_parse_keeps_the_cache(server, api_key, tmp_path):
 
 def test_changing_the_system_prompt_misses_the_cache(server, api_key, tmp_path):
     Solve(teacher_for(server), working_dir=tmp_path, progress=False)(rows(5))
-    Solve(teacher_for(server), working_dir=tmp_path, progress=False, system_prompt="Think step by step.")(rows(5))
+    Solve(teacher_for(server), working_dir=tmp_path, progress=False, system_prompt="Think step by step.")(
+        rows(5)
+    )
     assert server.stats(brief=True)["requests"] == 10
 
 

@@ -112,13 +112,16 @@ def test_yaml_with_overrides(tmp_path):
     assert teacher.base_urls == ["http://h/v1"]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("provider: openai\nmodel: m\nbase_urls: [x]\nmax_concurency: 3\n", "max_concurency: unknown key"),
-    ("provider: openai\nbase_urls: [x]\n", "model: required field is missing"),
-    ("provider: openai\nmodel: m\n", "needs base_urls"),
-    ("provider: replay\nmodel: m\n", "needs a 'replay:' section"),
-    ("- a list\n", "expected a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("provider: openai\nmodel: m\nbase_urls: [x]\nmax_concurency: 3\n", "max_concurency: unknown key"),
+        ("provider: openai\nbase_urls: [x]\n", "model: required field is missing"),
+        ("provider: openai\nmodel: m\n", "needs base_urls"),
+        ("provider: replay\nmodel: m\n", "needs a 'replay:' section"),
+        ("- a list\n", "expected a mapping"),
+    ],
+)
 def test_bad_configs_name_the_field(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
     path.write_text(text)

@@ -29,8 +29,13 @@ class MathPrompt(LLM):
 
 
 def replay_teacher(path, **kw) -> TeacherConfig:
-    spec = {"path": str(path), "key_column": "problem", "content_column": "deepseek_solution",
-            "reasoning_column": "deepseek_reasoning", **kw}
+    spec = {
+        "path": str(path),
+        "key_column": "problem",
+        "content_column": "deepseek_solution",
+        "reasoning_column": "deepseek_reasoning",
+        **kw,
+    }
     return TeacherConfig.from_dict({"provider": "replay", "model": "recorded-r1", "replay": spec})
 
 
@@ -68,7 +73,8 @@ def test_matches_last_user_message_without_a_row_key(tmp_path):
 def test_wrong_column_is_a_config_error(tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps({"prompt": "x", "content": "y"}) + "\n")
-    teacher = TeacherConfig.from_dict({"provider": "replay", "model": "r",
-                                       "replay": {"path": str(path), "content_column": "answer"}})
+    teacher = TeacherConfig.from_dict(
+        {"provider": "replay", "model": "r", "replay": {"path": str(path), "content_column": "answer"}}
+    )
     with pytest.raises(ConfigError, match="column 'answer' not found"):
         MathPrompt(teacher, working_dir=tmp_path / "w", progress=False)([{"problem": "x"}])

@@ -11,7 +11,12 @@ class Ask(LLM):
 
 
 def _teacher(**kw) -> TeacherConfig:
-    base = {"provider": "openai", "model": "m", "base_urls": ["http://a/v1"], "generation": {"temperature": 0.5}}
+    base = {
+        "provider": "openai",
+        "model": "m",
+        "base_urls": ["http://a/v1"],
+        "generation": {"temperature": 0.5},
+    }
     return TeacherConfig.from_dict({**base, **kw})
 
 
@@ -61,4 +66,6 @@ def test_parse_is_not_in_the_key(tmp_path):
         def parse(self, row, response):
             return {"other": 1}
 
-    assert _key(Ask(_teacher(), working_dir=tmp_path)) == _key(AskOtherParse(_teacher(), working_dir=tmp_path))
+    assert _key(Ask(_teacher(), working_dir=tmp_path)) == _key(
+        AskOtherParse(_teacher(), working_dir=tmp_path)
+    )

@@ -21,8 +21,13 @@ N, WINDOW = 1500, 16
 
 def _start(base_url: str, working_dir: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    return subprocess.Popen([sys.executable, str(JOB), base_url, str(working_dir), str(N), str(WINDOW)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, str(JOB), base_url, str(working_dir), str(N), str(WINDOW)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 @pytest.mark.slow

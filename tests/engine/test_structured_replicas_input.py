@@ -41,13 +41,18 @@ def test_structured_output_sends_the_schema_and_validates(server, api_key, tmp_p
     assert out.column_names == ["id", "correct", "reasoning", "confidence"]
     body = server.stats()["bodies"][0]["body"]
     assert body["response_format"]["type"] == "json_schema"
-    assert body["response_format"]["json_schema"]["schema"]["properties"].keys() == {"correct", "reasoning",
-                                                                                    "confidence"}
+    assert body["response_format"]["json_schema"]["schema"]["properties"].keys() == {
+        "correct",
+        "reasoning",
+        "confidence",
+    }
 
 
 def test_json_object_mode_puts_the_schema_in_the_prompt(server, api_key, tmp_path):
     server.configure(record_bodies=True)
-    Judge(teacher_for(server, structured_output="json_object"), working_dir=tmp_path, progress=False)(judge_rows(1))
+    Judge(teacher_for(server, structured_output="json_object"), working_dir=tmp_path, progress=False)(
+        judge_rows(1)
+    )
     body = server.stats()["bodies"][0]["body"]
     assert body["response_format"] == {"type": "json_object"}
     assert '"correct"' in body["messages"][-1]["content"]
@@ -57,7 +62,9 @@ def test_invalid_structured_replies_are_retried_then_recorded(server, api_key, t
     data = judge_rows(4)
     data[1]["answer"] += " [[fault:badjson:1]]"  # invalid once, then valid
     data[2]["answer"] += " [[fault:badjson:*]]"  # never valid
-    llm = Judge(teacher_for(server, retry={"max_invalid_structured": 2}), working_dir=tmp_path, progress=False)
+    llm = Judge(
+        teacher_for(server, retry={"max_invalid_structured": 2}), working_dir=tmp_path, progress=False
+    )
     out = llm(data)
     assert out["id"] == [0, 1, 3]
     failures = [json.loads(x) for x in llm.last_run.paths.failures.read_text().splitlines()]
