@@ -26,7 +26,7 @@ sysdeps:
 demo: venv sysdeps
 	$(BIN)/thoughtmill demo
 
-test: venv sysdeps train-env
+test: venv sysdeps train-env vllm-env
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -1,0 +1,123 @@
+"""The evaluator's vLLM backend end to end: `python -m eval.cli --backend vllm` in the vLLM env on a
+small AIME-style fixture, the Evalchemy results layout, seeded repeats, re-scoring in the main env.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .harness import REPO_ROOT, vllm_env
+
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
+
+REPEATS, MAX_NEW = 2, 32
+TOP_KEYS = {
+    "results",
+    "config",
+    "git_hash",
+    "date",
+    "start_time",
+    "end_time",
+    "total_evaluation_time_seconds",
+    "versions",
+}
+
+
+def run_eval(python: Path, model: Path, fixture: Path, output: Path) -> dict[str, Any]:
+    cmd = [
+        str(python),
+        "-m",
+        "eval.cli",
+        "--model",
+        str(model),
+        "--model-name",
+        "tiny",
+        "--backend",
+        "vllm",
+        "--tasks",
+        "AIME24",
+        "--data",
+        f"AIME24={fixture}",
+        "--repeats",
+        str(REPEATS),
+        "--seed",
+        "0",
+        "--max-new-tokens",
+        str(MAX_NEW),
+        "--dtype",
+        "float32",
+        "--max-model-len",
+        "512",
+        "--output",
+        str(output),
+    ]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=vllm_env(in_process=True),
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"eval failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    )
+    files = sorted((output / "tiny").glob("results_*.json"))
+    assert len(files) == 1, files
+    return json.loads(files[0].read_text())
+
+
+def generations(output: Path) -> list[dict[str, Any]]:
+    lines = []
+    for path in sorted((output / "tiny" / "generations" / "AIME24").glob("generations*.jsonl")):
+        lines += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return sorted(lines, key=lambda r: (r["example_index"], r["repeat"]))
+
+
+def test_eval_vllm_backend_results_repeats_and_rescore(
+    vllm_python: Path, tiny_model: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    fixture = data_dir / "aime_tiny.jsonl"
+    n = sum(1 for line in fixture.read_text().splitlines() if line.strip())
+    saved = run_eval(vllm_python, tiny_model, fixture, tmp_path / "a")
+
+    assert set(saved) >= TOP_KEYS
+    aime = saved["results"]["AIME24"]
+    assert (aime["num_total"], aime["num_repeat"], len(aime["run_stats"])) == (n, REPEATS, REPEATS)
+    assert 0.0 <= aime["accuracy_avg"] <= 1.0 and aime["accuracy_std_err"] >= 0.0
+    assert len(aime["examples"]) == n
+    for example in aime["examples"]:
+        assert (
+            len(example["model_outputs"])
+            == len(example["model_answers"])
+            == len(example["correct"])
+            == REPEATS
+        )
+    assert saved["config"]["model_args"]["backend"] == "vllm"
+
+    lines = generations(tmp_path / "a")
+    assert len(lines) == n * REPEATS
+    assert {(r["repeat"], r["sampling"]["seed"]) for r in lines} == {(i, i) for i in range(REPEATS)}
+    for r in lines:
+        assert r["finish_reason"] in {"length", "stop"}
+        assert 0 < r["completion_tokens"] <= MAX_NEW and r["prompt_tokens"] > 0
+    # repeat i samples with seed i: the repeats of a question are different samples
+    assert any(len(set(e["model_outputs"])) == REPEATS for e in aime["examples"])
+
+    # the whole run again in a fresh folder: the same samples, the same scores
+    again = run_eval(vllm_python, tiny_model, fixture, tmp_path / "b")
+    assert [r["content"] for r in generations(tmp_path / "b")] == [r["content"] for r in lines]
+    assert again["results"] == saved["results"]
+
+    # re-scoring the saved outputs here, in the main env, with no vllm and no model
+    from eval.runner import rescore
+
+    rescored, path = rescore(tmp_path / "a" / "tiny")
+    assert path.parent == tmp_path / "a" / "tiny"
+    assert json.loads(json.dumps(rescored["results"])) == saved["results"]
