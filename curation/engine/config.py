@@ -6,6 +6,7 @@ that holds the API key, never the key itself, so configs can be committed and sh
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -128,7 +129,14 @@ class TeacherConfig(StrictModel):
             return f"ns:{self.cache_namespace}"
         if self.provider == "openai":
             return "openai:" + ",".join(sorted(self.base_urls))
-        return self.provider
+        if self.provider == "replay" and self.replay is not None:
+            # another recording, or the same file re-recorded, must not be served from old entries
+            path = Path(self.replay.path).resolve()
+            stat = path.stat() if path.exists() else None
+            version = f"{stat.st_size}:{stat.st_mtime_ns}" if stat else "missing"
+            return f"replay:{path}:{version}"
+        # offline vLLM: engine arguments such as dtype or max_model_len can change the answers
+        return f"{self.provider}:{json.dumps(self.vllm, sort_keys=True)}"
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> TeacherConfig:

@@ -69,3 +69,22 @@ def test_parse_is_not_in_the_key(tmp_path):
     assert _key(Ask(_teacher(), working_dir=tmp_path)) == _key(
         AskOtherParse(_teacher(), working_dir=tmp_path)
     )
+
+
+def test_replay_recording_and_vllm_engine_args_are_in_the_key(tmp_path):
+    import os
+
+    recording = tmp_path / "r.jsonl"
+    recording.write_text('{"prompt": "hello", "content": "hi"}\n')
+    replay = {"provider": "replay", "model": "r", "replay": {"path": str(recording)}}
+    before = _key(Ask(TeacherConfig.from_dict(replay), working_dir=tmp_path))
+    assert _key(Ask(TeacherConfig.from_dict(replay), working_dir=tmp_path)) == before
+    recording.write_text('{"prompt": "hello", "content": "hello there"}\n')
+    os.utime(recording, ns=(1, 1))
+    assert _key(Ask(TeacherConfig.from_dict(replay), working_dir=tmp_path)) != before
+
+    offline = {"provider": "vllm", "model": "m", "vllm": {"max_model_len": 512}}
+    other = {"provider": "vllm", "model": "m", "vllm": {"max_model_len": 1024}}
+    assert _key(Ask(TeacherConfig.from_dict(offline), working_dir=tmp_path)) != _key(
+        Ask(TeacherConfig.from_dict(other), working_dir=tmp_path)
+    )

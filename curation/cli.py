@@ -1,0 +1,148 @@
+"""The ``thoughtmill`` command: the pipeline (run, status, demo, per-stage commands), plus the
+evaluator (``thoughtmill eval``) and the training hand-off (``thoughtmill train``) mounted lazily, so a
+broken sub-app can never break ``thoughtmill run``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from curation.errors import CurationError
+
+app = typer.Typer(
+    help="Turn a pile of questions into a verified reasoning-training set (the OpenThoughts recipe).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+OVERRIDES = typer.Argument(None, help="dotted overrides, e.g. stages.generate.teacher=deepseek-r1")
+FORCE = typer.Option([], "--force", help="re-run this stage even if it finished (repeatable)")
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg="red", err=True)
+    return typer.Exit(code=1)
+
+
+def _run(config_path: Path, overrides: list[str] | None, until: str | None, force: list[str]) -> None:
+    import datasets
+
+    from curation.pipeline.config import load_config
+    from curation.pipeline.runner import run_pipeline
+    from curation.pipeline.summary import print_summary
+
+    datasets.disable_progress_bars()
+    try:
+        config = load_config(config_path, overrides or [])
+        report = run_pipeline(config, until=until, force=force, echo=typer.echo)
+        print_summary(config, report)
+    except CurationError as exc:
+        raise _fail(exc) from exc
+    except KeyboardInterrupt:
+        typer.echo("interrupted: run the same command again to resume", err=True)
+        raise typer.Exit(code=130) from None
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="pipeline YAML (or a run directory: its config.yaml)"),
+    overrides: list[str] = OVERRIDES,
+    force: list[str] = FORCE,
+) -> None:
+    """Run the whole pipeline; running it again resumes (finished stages are skipped)."""
+    _run(config, overrides, None, force)
+
+
+@app.command()
+def demo(
+    run_dir: str = typer.Option("runs/demo", help="where the demo run lives"),
+    overrides: list[str] = OVERRIDES,
+) -> None:
+    """The embedded default: ~40 problems, recorded teacher answers, offline, no API key."""
+    _run(DEMO_CONFIG, [f"run_dir={run_dir}", *(overrides or [])], None, [])
+
+
+@app.command()
+def sources(config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE) -> None:
+    """Load the sources, deduplicate and decontaminate (the problem set)."""
+    _run(config, overrides, "decontaminate", force)
+
+
+@app.command()
+def generate(config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE) -> None:
+    """Generate teacher traces (runs the problem stages first when they are not done)."""
+    _run(config, overrides, "generate", force)
+
+
+@app.command()
+def verify(config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE) -> None:
+    """Verify generated traces (code in the sandbox, math, puzzles, science)."""
+    _run(config, overrides, "verify", force)
+
+
+@app.command()
+def export(config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE) -> None:
+    """Write the verified and unverified sets and the dataset card."""
+    _run(config, overrides, "card", force)
+
+
+@app.command()
+def status(run_dir: Path = typer.Argument(..., help="a run directory"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Where a run stands: each stage's state, time and row count."""
+    from curation.pipeline.runner import run_status
+
+    try:
+        rows = run_status(run_dir)
+    except CurationError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        extra = f"  {row['rows']} rows, {row['seconds']}s, {row['finished_at']}" if row["finished_at"] else ""
+        typer.echo(f"{row['stage']:<14}{row['state']}{extra}")
+
+
+def _mount(name: str, module: str) -> None:
+    """Mount a sub-app; if it cannot be imported, a stub command says why instead of breaking the CLI."""
+    try:
+        sub = __import__(module, fromlist=["app"]).app
+    except Exception as exc:  # a broken optional part must not take the pipeline down
+        reason = f"{type(exc).__name__}: {exc}"
+
+        def broken(args: list[str] = typer.Argument(None)) -> None:
+            typer.secho(f"error: 'thoughtmill {name}' is unavailable ({module} failed to import: {reason})", err=True)
+            raise typer.Exit(code=1)
+
+        app.command(name, help=f"(unavailable: {reason})", context_settings={"allow_extra_args": True})(broken)
+        return
+    app.add_typer(sub, name=name)
+
+
+def _wanted_subapp(argv: list[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in ("eval", "train") else None
+    return None
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point. Sub-apps are imported only when asked for (or for --help)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    wanted = _wanted_subapp(argv)
+    if wanted or not argv or argv[0] in ("--help", "-h"):
+        _mount("eval", "eval.cli")
+        _mount("train", "training.cli")
+    return app(args=argv, prog_name="thoughtmill")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""What every judge shares: the judgement record, the re-iterable row stream and the judge interface.
+
+Judges are keyed by a verification key (row id + a hash of the answer), never by row position, so a
+verdict recorded in the journal stays valid when the generated set is rebuilt in another order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+#: Columns a judge may read from a generated row.
+JUDGE_COLUMNS = (
+    "id",
+    "problem",
+    "domain",
+    "source",
+    "ground_truth_solution",
+    "test_cases",
+    "starter_code",
+    "deepseek_solution",
+    "finish_reason",
+)
+
+#: How much of a program's stderr is kept in ``verification_detail``.
+MAX_DETAIL_CHARS = 600
+
+
+@dataclass
+class Judgement:
+    """One row's verification: ``verified`` is the only thing the filter reads."""
+
+    verified: bool
+    verdict: str
+    method: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    #: True when the judgement is not final (the judge model failed): a resumed run judges it again.
+    retry: bool = False
+
+    def detail_json(self) -> str:
+        return json.dumps({"method": self.method, **self.detail}, ensure_ascii=False, default=str)
+
+
+Rows = Iterable[dict[str, Any]]
+
+
+class Judge:
+    """Judges one domain. ``judge`` takes a re-iterable stream of rows (each with ``_key``) and yields
+    ``(key, Judgement)`` in any order; iterating the stream twice is allowed (a second pass for rows a
+    cheap check could not decide)."""
+
+    domain: ClassVar[str]
+
+    def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
+        raise NotImplementedError
+
+
+def short(text: str | None, limit: int = MAX_DETAIL_CHARS) -> str:
+    """Head and tail of a long text (what a human needs to see why a row failed)."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]} [... {len(text) - limit} chars ...] {text[-half:]}"

@@ -1,0 +1,92 @@
+"""Code judge: extract the answer's final code block, run it in the sandbox against the row's tests.
+
+Only ``accepted`` verifies a row. An answer without a code block or a row whose ``test_cases`` cannot be
+parsed is a recorded verdict naming the row, not a crash: the rest of the set is still judged.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from curation.judges.base import Judge, Judgement, Rows, short
+from curation.pipeline.config import CodeJudgeConfig
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+_PYTHON_TAGS = {"python", "python3", "py", ""}
+
+
+def extract_code(text: str | None) -> str | None:
+    """The last fenced code block in Python (or untagged); None when the answer has none."""
+    blocks = _FENCE.findall(text or "")
+    python = [body for tag, body in blocks if tag.lower() in _PYTHON_TAGS]
+    chosen = python or [body for _, body in blocks]
+    if not chosen or not chosen[-1].strip():
+        return None
+    return chosen[-1]
+
+
+def check_tests(test_cases: Any) -> str:
+    """Why ``test_cases`` cannot be run ("" when they can), using the execution backend's own parser."""
+    from execution.testcases import parse_test_cases
+
+    if not test_cases:
+        return "the row has no test_cases"
+    try:
+        spec = parse_test_cases(test_cases)
+    except Exception as exc:  # the backend's TestCaseError names the field at fault
+        return f"malformed test_cases: {exc}"
+    return "" if len(spec) else "test_cases holds no tests"
+
+
+class CodeJudge(Judge):
+    """Runs solutions through ``execution.run_batch`` (concurrent sandboxes, results in any order)."""
+
+    domain = "code"
+
+    def __init__(self, config: CodeJudgeConfig) -> None:
+        self.config = config
+
+    def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
+        from execution import Limits, run_batch
+
+        limits = Limits(
+            time_s=self.config.time_s, total_time_s=self.config.total_time_s, memory_mb=self.config.memory_mb
+        )
+        immediate: collections.deque[tuple[str, Judgement]] = collections.deque()
+
+        def runnable() -> Iterator[tuple[str, str, str]]:
+            for row in rows:
+                key = row["_key"]
+                code = extract_code(row.get("deepseek_solution"))
+                if code is None:
+                    immediate.append((key, _no_code(row)))
+                    continue
+                problem = check_tests(row.get("test_cases"))
+                if problem:
+                    immediate.append(
+                        (key, Judgement(False, "bad_test_cases", "sandbox", {"row": row.get("id"), "error": problem}))
+                    )
+                    continue
+                yield key, code, row["test_cases"]
+
+        for key, verdict in run_batch(runnable(), limits, workers=self.config.workers, mode=self.config.mode):
+            while immediate:
+                yield immediate.popleft()
+            detail = verdict.to_dict()
+            detail["stderr"] = short(detail.get("stderr"))
+            detail["detail"] = short(detail.get("detail"))
+            yield key, Judgement(verdict.accepted, str(verdict.status), "sandbox", detail)
+        while immediate:
+            yield immediate.popleft()
+
+
+def _no_code(row: dict[str, Any]) -> Judgement:
+    return Judgement(
+        False,
+        "no_code_block",
+        "extract",
+        {"row": row.get("id"), "error": f"row {row.get('id')!r}: the teacher's answer holds no ``` code block"},
+    )

@@ -1,0 +1,85 @@
+"""An LLM judge through the engine: structured output ``{correct, reasoning}``, cached like generation.
+
+The judge model is its own teacher config (``judge_teacher``), swappable like the generator. Its
+answers land in the same engine cache, so a re-run or a resumed run never pays twice for a verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from curation.engine import LLM
+from curation.engine.config import TeacherConfig
+from curation.errors import InputError
+from curation.judges.base import Judgement, short
+
+JUDGE_SYSTEM_PROMPT = (
+    "You are a strict grader. You compare a candidate's final answer with a reference answer and decide "
+    "whether they are equivalent. Ignore differences of form (1/2 vs 0.5, order of a set, units written "
+    "out); judge only whether the final result is the same."
+)
+
+
+class JudgeVerdict(BaseModel):
+    correct: bool
+    reasoning: str
+
+
+class AnswerJudge(LLM):
+    """Asks the judge model whether a solution's final answer matches the reference."""
+
+    system_prompt = JUDGE_SYSTEM_PROMPT
+    response_format = JudgeVerdict
+
+    def prompt(self, row: dict[str, Any]) -> str:
+        return (
+            f"Problem:\n{row['problem']}\n\n"
+            f"Reference answer or solution:\n{row['ground_truth_solution']}\n\n"
+            f"Candidate solution:\n{row['deepseek_solution']}\n\n"
+            "Is the candidate's final answer equivalent to the reference? Reply with JSON "
+            '{"correct": true|false, "reasoning": "<one or two sentences>"}.'
+        )
+
+    def parse(self, row: dict[str, Any], response: Any) -> dict[str, Any]:
+        verdict: JudgeVerdict = response.parsed
+        return {"_key": row["_key"], "correct": verdict.correct, "reasoning": verdict.reasoning}
+
+
+def run_llm_judge(
+    rows: Iterable[dict[str, Any]],
+    teacher: TeacherConfig,
+    *,
+    cache_root: Path,
+    output_dir: Path,
+    name: str,
+    extra: dict[str, Any] | None = None,
+) -> Iterator[tuple[str, Judgement]]:
+    """Judge ``rows``; a row whose judge call failed gets a ``judge_failed`` verdict marked for retry."""
+    asked: set[str] = set()
+
+    def feed() -> Iterator[dict[str, Any]]:
+        for row in rows:
+            asked.add(row["_key"])
+            yield {k: row.get(k) or "" for k in ("_key", "problem", "ground_truth_solution", "deepseek_solution")}
+
+    judge = AnswerJudge(teacher, working_dir=cache_root, name=name, progress=False)
+    try:
+        result = judge(feed(), output_dir=output_dir)
+    except InputError:
+        if asked:
+            raise
+        return  # nothing to judge
+    answered: set[str] = set()
+    for batch in result.iter(batch_size=512):
+        for key, correct, reasoning in zip(batch["_key"], batch["correct"], batch["reasoning"]):
+            answered.add(key)
+            detail = {"judge": teacher.label, "reasoning": short(reasoning), **(extra or {}).get(key, {})}
+            yield key, Judgement(bool(correct), "correct" if correct else "incorrect", "llm_judge", detail)
+    failures = str(judge.last_run.paths.failures) if judge.last_run else ""
+    for key in asked - answered:
+        detail = {"judge": teacher.label, "error": f"the judge call failed; see {failures}"}
+        yield key, Judgement(False, "judge_failed", "llm_judge", detail, retry=True)

@@ -1,0 +1,105 @@
+"""Math judge: Math-Verify (symbolic comparison of boxed answers), an LLM judge, or Math-Verify first.
+
+Modes:
+- ``math_verify``: Math-Verify alone; an answer it cannot extract is ``no_answer`` (not verified).
+- ``judge``: the LLM judge alone.
+- ``math_verify_then_judge``: Math-Verify decides what it confirms; the rows it calls different or
+  cannot read (where it disagrees with the teacher, or is undecided) go to the LLM judge, because
+  Math-Verify's misses are mostly false negatives of form. ``method`` in the detail says who decided.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from curation.engine.config import TeacherConfig
+from curation.judges.base import Judge, Judgement, Rows, short
+from curation.judges.llm_judge import run_llm_judge
+from curation.pipeline.config import MathJudgeConfig
+
+_CHUNK = 256
+
+
+def math_verify_one(solution: str, ground_truth: str, timeout_s: int | None = 5) -> Judgement:
+    """Compare a solution's final answer with the ground truth's (boxed answers preferred)."""
+    from math_verify import parse, verify
+
+    if threading.current_thread() is not threading.main_thread():
+        timeout_s = None  # Math-Verify's timeout uses SIGALRM, which only the main thread may set
+    if not (ground_truth or "").strip():
+        return Judgement(False, "no_ground_truth", "math_verify", {"error": "the row has no ground truth"})
+    gold = parse(ground_truth, parsing_timeout=timeout_s)
+    if not gold:
+        return Judgement(False, "no_ground_truth", "math_verify", {"error": "no answer found in the ground truth"})
+    answer = parse(solution or "", parsing_timeout=timeout_s)
+    detail = {"gold": short(str(gold[-1]), 200), "answer": short(str(answer[-1]), 200) if answer else None}
+    if not answer:
+        return Judgement(False, "no_answer", "math_verify", detail)
+    ok = verify(gold, answer, timeout_seconds=timeout_s)
+    return Judgement(bool(ok), "correct" if ok else "incorrect", "math_verify", detail)
+
+
+def _verify_chunk(items: list[tuple[str, str, str]], timeout_s: int) -> list[tuple[str, Judgement]]:
+    return [(key, math_verify_one(sol, gold, timeout_s)) for key, sol, gold in items]
+
+
+class MathJudge(Judge):
+    domain = "math"
+
+    def __init__(
+        self, config: MathJudgeConfig, judge_teacher: TeacherConfig | None, *, cache_root: Path, work_dir: Path
+    ) -> None:
+        self.config = config
+        self.teacher = judge_teacher
+        self.cache_root = cache_root
+        self.work_dir = work_dir
+
+    def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
+        if self.config.mode == "judge":
+            yield from self._llm(rows, None)
+            return
+        undecided: dict[str, dict[str, Any]] = {}
+        for key, judgement in self._math_verify(rows):
+            if self.config.mode == "math_verify_then_judge" and not judgement.verified and judgement.verdict != "no_ground_truth":
+                undecided[key] = {"math_verify": judgement.verdict}
+                continue
+            yield key, judgement
+        if undecided:
+            yield from self._llm((r for r in rows if r["_key"] in undecided), undecided)
+
+    def _llm(self, rows: Rows, extra: dict[str, dict[str, Any]] | None) -> Iterator[tuple[str, Judgement]]:
+        assert self.teacher is not None, "config validation requires judge_teacher for judge modes"
+        yield from run_llm_judge(
+            rows, self.teacher, cache_root=self.cache_root, output_dir=self.work_dir / "math-judge",
+            name="math-judge", extra=extra,
+        )  # fmt: skip
+
+    def _math_verify(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
+        items = ((r["_key"], r.get("deepseek_solution") or "", r.get("ground_truth_solution") or "") for r in rows)
+        if self.config.workers <= 1:
+            for key, sol, gold in items:
+                yield key, math_verify_one(sol, gold, self.config.timeout_s)
+            return
+        yield from _parallel(items, self.config.workers, self.config.timeout_s)
+
+
+def _parallel(items: Iterator[tuple[str, str, str]], workers: int, timeout_s: int) -> Iterator[tuple[str, Judgement]]:
+    """Chunks of rows through a process pool, at most ``2 * workers`` chunks in flight."""
+    pending: list[Future[list[tuple[str, Judgement]]]] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        chunk: list[tuple[str, str, str]] = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= _CHUNK:
+                pending.append(pool.submit(_verify_chunk, chunk, timeout_s))
+                chunk = []
+                while len(pending) >= 2 * workers:
+                    yield from pending.pop(0).result()
+        if chunk:
+            pending.append(pool.submit(_verify_chunk, chunk, timeout_s))
+        for future in pending:
+            yield from future.result()

@@ -1,0 +1,299 @@
+"""The pipeline's configuration: pydantic models loaded from one YAML file plus ``key=value`` overrides.
+
+Unknown keys are errors (a typo must not silently fall back to a default), and every error names the
+file and the dotted field. Relative paths inside a config are resolved against the config file's
+folder, so a config and its data travel together; ``run_dir`` alone is relative to where you run.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from curation.engine.config import StrictModel, TeacherConfig, format_validation_error, load_teacher
+from curation.errors import ConfigError
+
+TeacherSpec = str | dict[str, Any]
+
+#: Stage names in execution order; each is one section of ``stages:``.
+STAGE_ORDER = ("sources", "dedup", "decontaminate", "generate", "verify", "write", "card")
+
+
+class SourceSpec(StrictModel):
+    """One source dataset: which adapter, where it lives, how many rows to read."""
+
+    name: str = Field(description="adapter name, e.g. numina_math, taco, camel_physics, riddle_sense")
+    path: str | None = Field(None, description="local file or folder; None reads the real dataset from the Hub")
+    split: str = "train"
+    limit: int | None = Field(None, ge=1, description="read at most this many raw rows")
+    streaming: bool = False
+    options: dict[str, Any] = Field(default_factory=dict, description="adapter options (subsets, per_subtopic...)")
+
+
+class SourcesConfig(StrictModel):
+    sources: list[SourceSpec] = Field(min_length=1)
+    limit_per_source: int | None = Field(None, ge=1, description="cap on kept rows per source (after filters)")
+
+
+class DedupConfig(StrictModel):
+    enabled: bool = True
+    column: str = "problem"
+    threshold: float = Field(95.0, gt=0, le=100, description="rapidfuzz ratio at or above which rows are duplicates")
+    by: str | None = Field("domain", description="compare only rows sharing this column's value")
+
+
+class DecontaminateConfig(StrictModel):
+    enabled: bool = True
+    benchmarks: list[str] = Field(
+        default_factory=lambda: ["aime24", "aime25", "amc23", "math500", "gpqa_diamond", "livecodebench"]
+    )
+    local_files: dict[str, str] = Field(default_factory=dict, description="benchmark name -> local file")
+    method: Literal["fuzzy", "ngram", "both"] = "fuzzy"
+    threshold: float = Field(95.0, gt=0, le=100)
+    ngram: int = Field(13, ge=1)
+
+
+class GenerateConfig(StrictModel):
+    teacher: TeacherSpec = Field(description="bundled teacher name, YAML path or inline teacher mapping")
+    max_in_flight: int | None = Field(None, ge=1)
+    progress: bool = True
+
+    @field_validator("teacher")
+    @classmethod
+    def _teacher_loads(cls, value: TeacherSpec) -> TeacherSpec:
+        if isinstance(value, dict):
+            TeacherConfig.from_dict(value, source="stages.generate.teacher")
+        return value
+
+
+def _needs_judge(model: StrictModel, judge_modes: tuple[str, ...]) -> None:
+    mode = model.mode
+    if mode in judge_modes and model.judge_teacher is None:
+        raise ValueError(f"judge_teacher is required when mode is {mode!r} (a teacher name, YAML path or mapping)")
+
+
+class CodeJudgeConfig(StrictModel):
+    time_s: float = Field(6.0, gt=0, description="wall-clock limit of one test")
+    total_time_s: float = Field(60.0, gt=0, description="limit for all tests of one solution")
+    memory_mb: int = Field(1024, ge=64)
+    workers: int | None = Field(None, ge=1, description="concurrent sandboxes; None = the backend's default")
+    mode: str = Field("strict", description="output comparison mode of the execution backend")
+
+
+class MathJudgeConfig(StrictModel):
+    mode: Literal["math_verify", "judge", "math_verify_then_judge"] = "math_verify"
+    judge_teacher: TeacherSpec | None = Field(None, description="teacher config of the LLM judge")
+    workers: int = Field(1, ge=1, description="processes running Math-Verify")
+    timeout_s: int = Field(5, ge=1, description="Math-Verify parse/compare timeout per row")
+
+    @model_validator(mode="after")
+    def _judge_teacher(self) -> MathJudgeConfig:
+        _needs_judge(self, ("judge", "math_verify_then_judge"))
+        return self
+
+
+class PuzzleJudgeConfig(StrictModel):
+    mode: Literal["answer_key", "judge"] = "answer_key"
+    judge_teacher: TeacherSpec | None = None
+
+    @model_validator(mode="after")
+    def _judge_teacher(self) -> PuzzleJudgeConfig:
+        _needs_judge(self, ("judge",))
+        return self
+
+
+class ScienceJudgeConfig(StrictModel):
+    mode: Literal["pass_through", "judge"] = "pass_through"
+    judge_teacher: TeacherSpec | None = None
+
+    @model_validator(mode="after")
+    def _judge_teacher(self) -> ScienceJudgeConfig:
+        _needs_judge(self, ("judge",))
+        return self
+
+
+class VerifyConfig(StrictModel):
+    code: CodeJudgeConfig = Field(default_factory=CodeJudgeConfig)
+    math: MathJudgeConfig = Field(default_factory=MathJudgeConfig)
+    puzzle: PuzzleJudgeConfig = Field(default_factory=PuzzleJudgeConfig)
+    science: ScienceJudgeConfig = Field(default_factory=ScienceJudgeConfig)
+    reject_truncated: bool = Field(True, description="an answer cut at max_tokens is never verified")
+
+
+class WriteConfig(StrictModel):
+    formats: list[Literal["parquet", "disk"]] = Field(default_factory=lambda: ["parquet", "disk"])
+    push_to_hub: str | None = Field(None, description="Hub repo id to push the verified set to")
+    private: bool = True
+    rows_per_file: int = Field(50_000, ge=1)
+
+
+class CardConfig(StrictModel):
+    enabled: bool = True
+    title: str | None = None
+
+
+class StagesConfig(StrictModel):
+    sources: SourcesConfig
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
+    generate: GenerateConfig
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    write: WriteConfig = Field(default_factory=WriteConfig)
+    card: CardConfig = Field(default_factory=CardConfig)
+
+
+class PipelineConfig(StrictModel):
+    """A whole run: where it lives and what each stage does."""
+
+    name: str
+    run_dir: str = Field(description="run directory (resolved config, cache, stage outputs)")
+    cache_dir: str | None = Field(None, description="engine cache folder; default RUN_DIR/cache")
+    stages: StagesConfig
+
+    def stage(self, name: str) -> StrictModel:
+        return getattr(self.stages, name)
+
+    def fingerprint(self, name: str) -> str:
+        """Hash of one stage's settings: a finished stage whose settings changed is run again."""
+        text = json.dumps(self.stage(name).model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+# ---------------------------------------------------------------------------------- loading
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``a.b=value`` -> ("a.b", YAML-parsed value); a bare ``key`` is an error naming it."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {item!r}: expected KEY=VALUE with a dotted key, e.g. stages.generate.teacher=deepseek-r1")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.0.c`` in nested dicts/lists (numbers index lists); errors name the failing part."""
+    parts = dotted.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"override {dotted!r}: {where} is not an index of a list of {len(node)} items")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted!r}: {'.'.join(parts[:depth])} is a value, not a section")
+        if last:
+            node[part] = value
+        else:
+            if not isinstance(node.get(part), (dict, list)):
+                node[part] = {}
+            node = node[part]
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
+    """Read a pipeline YAML, apply ``key=value`` overrides, resolve relative paths, validate."""
+    path = Path(path)
+    if path.is_dir():  # a run directory: its resolved config
+        path = path / "config.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read pipeline config {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"pipeline config {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"pipeline config {path}: expected a mapping at the top level")
+    for item in overrides or []:
+        key, value = parse_override(item)
+        set_path(data, key, value)
+    return config_from_dict(data, base=path.parent, source=str(path))
+
+
+def config_from_dict(data: dict[str, Any], *, base: Path | None = None, source: str = "<dict>") -> PipelineConfig:
+    """Validate a config mapping; relative data paths are taken relative to ``base``."""
+    data = copy.deepcopy(data)
+    if base is not None:
+        _resolve_paths(data, base)
+    try:
+        config = PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"pipeline config {source}: {format_validation_error(exc)}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"pipeline config {source}: {exc}") from exc
+    _check_teachers(config, source)
+    return config
+
+
+def _check_teachers(config: PipelineConfig, source: str) -> None:
+    """Load every teacher the run will use now, so a bad name fails before hours of work."""
+    try:
+        resolve_teacher(config.stages.generate.teacher, "stages.generate.teacher")
+        for section in ("math", "puzzle", "science"):
+            spec = getattr(config.stages.verify, section).judge_teacher
+            if spec is not None:
+                resolve_teacher(spec, f"stages.verify.{section}.judge_teacher")
+    except ConfigError as exc:
+        raise ConfigError(f"pipeline config {source}: {exc}") from exc
+
+
+def resolve_teacher(spec: TeacherSpec, where: str) -> TeacherConfig:
+    """Load a teacher spec, naming the config field when it is wrong."""
+    try:
+        return load_teacher(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _abs(value: Any, base: Path) -> Any:
+    if isinstance(value, str) and value and not Path(value).is_absolute() and (base / value).exists():
+        return str((base / value).resolve())
+    return value
+
+
+def _resolve_teacher_paths(spec: Any, base: Path) -> Any:
+    if isinstance(spec, str):
+        return _abs(spec, base)
+    if isinstance(spec, dict) and isinstance(spec.get("replay"), dict):
+        spec["replay"]["path"] = _abs(spec["replay"].get("path"), base)
+    return spec
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Make the config's data paths absolute when they exist relative to the config's folder."""
+    stages = data.get("stages")
+    if not isinstance(stages, dict):
+        return
+    sources = stages.get("sources")
+    if isinstance(sources, dict) and isinstance(sources.get("sources"), list):
+        for spec in sources["sources"]:
+            if isinstance(spec, dict) and "path" in spec:
+                spec["path"] = _abs(spec["path"], base)
+    decon = stages.get("decontaminate")
+    if isinstance(decon, dict) and isinstance(decon.get("local_files"), dict):
+        decon["local_files"] = {k: _abs(v, base) for k, v in decon["local_files"].items()}
+    gen = stages.get("generate")
+    if isinstance(gen, dict) and "teacher" in gen:
+        gen["teacher"] = _resolve_teacher_paths(gen["teacher"], base)
+    verify = stages.get("verify")
+    if isinstance(verify, dict):
+        for judge in verify.values():
+            if isinstance(judge, dict) and judge.get("judge_teacher") is not None:
+                judge["judge_teacher"] = _resolve_teacher_paths(judge["judge_teacher"], base)

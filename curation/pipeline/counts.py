@@ -1,0 +1,49 @@
+"""Counts per domain and source, computed on the Arrow columns (no row objects), for summaries and the card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import datasets
+import pyarrow as pa
+
+
+def _table(ds: datasets.Dataset, columns: list[str]) -> pa.Table:
+    return ds.select_columns(columns).with_format("arrow")[:]
+
+
+def counts_by_group(ds: datasets.Dataset | None, flag: str | None = None) -> dict[str, dict[str, int]]:
+    """``{domain: {source: rows}}`` (or rows where boolean column ``flag`` is true)."""
+    if ds is None or len(ds) == 0 or "domain" not in ds.column_names:
+        return {}
+    columns = ["domain", "source"] + ([flag] if flag else [])
+    table = _table(ds, columns)
+    if flag:
+        table = table.filter(pa.compute.equal(table[flag], True))
+    grouped = table.group_by(["domain", "source"]).aggregate([([], "count_all")]).to_pylist()
+    out: dict[str, dict[str, int]] = {}
+    for row in grouped:
+        out.setdefault(row["domain"], {})[row["source"]] = int(row["count_all"])
+    return {d: dict(sorted(s.items())) for d, s in sorted(out.items())}
+
+
+def value_counts(ds: datasets.Dataset, column: str) -> dict[str, int]:
+    if len(ds) == 0 or column not in ds.column_names:
+        return {}
+    counts = pa.compute.value_counts(_table(ds, [column])[column])
+    return {str(c["values"]): int(c["counts"]) for c in counts.to_pylist()}
+
+
+def total(counts: dict[str, dict[str, Any]]) -> int:
+    return sum(int(n) for per_source in counts.values() for n in per_source.values())
+
+
+def subtract(a: dict[str, dict[str, int]], b: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Per-group ``a - b`` (rows that went in but did not come out), zero groups left out."""
+    out: dict[str, dict[str, int]] = {}
+    for domain, per_source in a.items():
+        for source, n in per_source.items():
+            left = n - b.get(domain, {}).get(source, 0)
+            if left:
+                out.setdefault(domain, {})[source] = left
+    return out

@@ -1,0 +1,99 @@
+"""Run the stages in order in one run directory, skipping what is finished (resume = run again).
+
+A stage is skipped when its marker matches the current settings and names, as its input, the output
+the previous stage has now. A stage that ends "incomplete" (generation with failed requests) runs
+again next time; the engine cache makes that cost only the failed rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from curation.errors import ConfigError
+from curation.pipeline.config import STAGE_ORDER, PipelineConfig
+from curation.pipeline.generation import GenerateStage
+from curation.pipeline.output import CardStage, WriteStage
+from curation.pipeline.problems import DecontaminateStage, DedupStage, SourcesStage
+from curation.pipeline.rundir import RunDir
+from curation.pipeline.stage import Stage, StageContext
+from curation.pipeline.verification import VerifyStage
+
+STAGES: dict[str, type[Stage]] = {
+    cls.name: cls
+    for cls in (SourcesStage, DedupStage, DecontaminateStage, GenerateStage, VerifyStage, WriteStage, CardStage)
+}
+assert tuple(STAGES) == STAGE_ORDER
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    *,
+    until: str | None = None,
+    force: Sequence[str] = (),
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run (or resume) the pipeline up to and including ``until``; returns per-stage timing and status."""
+    for name in [*force, *([until] if until else [])]:
+        if name not in STAGES:
+            raise ConfigError(f"unknown stage {name!r}; expected one of {list(STAGES)}")
+    run = RunDir(config)
+    run.write_config()
+    ctx = StageContext(config, run, echo)
+    token, path = "", None
+    report: dict[str, Any] = {}
+    for name in STAGE_ORDER:
+        marker = run.marker(name)
+        if name not in force and run.is_done(name, token):
+            assert marker is not None
+            echo(f"[{name}] done earlier, skipped")
+            token, path = marker["token"], _path(marker.get("dataset"))
+            report[name] = {"status": "skipped", "seconds": marker.get("seconds")}
+        else:
+            echo(f"[{name}] running")
+            started = time.perf_counter()
+            path, summary = STAGES[name](ctx).run(path)
+            seconds = time.perf_counter() - started
+            incomplete = bool(summary.get("incomplete"))
+            token = run.mark_done(name, summary, seconds, dataset=path, input_token=token, incomplete=incomplete)
+            echo(f"[{name}] finished in {seconds:.1f}s" + (" (incomplete: run again to retry)" if incomplete else ""))
+            report[name] = {"status": "incomplete" if incomplete else "ran", "seconds": round(seconds, 3)}
+        if name == until:
+            break
+    return report
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def run_status(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Where a run stands: one entry per stage (finished?, when, how long, rows)."""
+    from curation.pipeline.config import load_config
+
+    config = load_config(Path(run_dir) / "config.yaml")
+    run = RunDir(config)
+    rows, token = [], ""
+    for name in STAGE_ORDER:
+        marker = run.marker(name)
+        if marker is None:
+            state = "not started"
+        elif marker.get("incomplete"):
+            state = "incomplete"
+        elif run.is_done(name, token):
+            state = "done"
+        else:
+            state = "stale (settings or input changed)"
+        rows.append(
+            {
+                "stage": name,
+                "state": state,
+                "finished_at": (marker or {}).get("finished_at"),
+                "seconds": (marker or {}).get("seconds"),
+                "rows": (marker or {}).get("summary", {}).get("rows"),
+            }
+        )
+        token = (marker or {}).get("token", "")
+    return rows

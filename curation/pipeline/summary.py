@@ -1,0 +1,36 @@
+"""What a finished (or resumed) run prints: counts per stage and domain, timings, output paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from curation.card import STAGE_COLUMNS, stage_table
+from curation.pipeline.config import PipelineConfig
+from curation.pipeline.rundir import RunDir
+
+
+def print_summary(config: PipelineConfig, report: dict[str, Any]) -> None:
+    run = RunDir(config)
+    summaries = run.summaries()
+    typer.echo("")
+    typer.echo("stage timings: " + ", ".join(f"{k} {v['status']} {v['seconds'] or 0:.1f}s" for k, v in report.items()))
+    rows = [r for r in stage_table(summaries) if r["source"] == "(all)"]
+    if rows and summaries.get("sources"):
+        titles = ["domain", *(t for t, *_ in STAGE_COLUMNS), "pass_rate"]
+        typer.echo("  ".join(f"{t:>14}" for t in titles))
+        for row in rows:
+            cells = [row["domain"], *(row[t] for t, *_ in STAGE_COLUMNS)]
+            rate = "-" if row["pass_rate"] is None else f"{row['pass_rate']:.0%}"
+            typer.echo("  ".join(f"{c!s:>14}" for c in [*cells, rate]))
+    write = summaries.get("write") or {}
+    typer.echo("")
+    typer.echo(f"run directory: {run.root}")
+    if write.get("output"):
+        typer.echo(f"verified set:  {write['output']}/metadata, {write['output']}/default ({write.get('verified_rows')} rows)")
+        typer.echo(f"all rows:      {write['output']}/unverified ({write.get('rows')} rows)")
+        typer.echo(f"save_to_disk:  {write['output']}/disk/<layout>")
+    card = (summaries.get("card") or {}).get("card")
+    if card:
+        typer.echo(f"dataset card:  {card}")

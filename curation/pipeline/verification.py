@@ -1,0 +1,205 @@
+"""The verification stage: every generated row gets ``verified``, ``verdict`` and ``verification_detail``.
+
+Each domain's judge streams over that domain's rows. Every judgement is appended to a journal the
+moment it is made (keyed by row id + a hash of the answer), so an interrupted verification resumes
+without re-running a sandbox or re-asking a judge; the journal is merged into the dataset at the end
+with Arrow lookups, never a Python dict of the whole set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
+
+from curation.errors import InputError
+from curation.judges import JUDGE_COLUMNS, Judgement, make_judges
+from curation.pipeline.counts import counts_by_group, value_counts
+from curation.pipeline.stage import Stage, load_dataset_at
+
+VERDICT_COLUMNS = ("verified", "verdict", "verification_detail", "verification_method")
+_JOURNAL_SCHEMA = pa.schema(
+    [("key", pa.string()), ("verified", pa.bool_()), ("verdict", pa.string()), ("method", pa.string()),
+     ("detail", pa.string()), ("retry", pa.bool_())]
+)  # fmt: skip
+_BATCH = 1000
+
+
+def verification_key(row_id: str, solution: str) -> str:
+    """A verdict belongs to one answer of one problem."""
+    return hashlib.sha1(f"{row_id}\x00{solution}".encode()).hexdigest()[:24]
+
+
+class DomainRows:
+    """Re-iterable stream of one domain's rows that still need a verdict (each with ``_key``)."""
+
+    def __init__(self, ds: datasets.Dataset, domain: str | None, skip: set[str]) -> None:
+        self.ds = ds.select_columns([c for c in JUDGE_COLUMNS if c in ds.column_names])
+        self.domain = domain
+        self.skip = skip
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for batch in self.ds.iter(batch_size=_BATCH):
+            keys = list(batch)
+            for values in zip(*(batch[k] for k in keys)):
+                row = dict(zip(keys, values))
+                if self.domain is not None and row.get("domain") != self.domain:
+                    continue
+                row["_key"] = verification_key(row.get("id") or "", row.get("deepseek_solution") or "")
+                if row["_key"] not in self.skip:
+                    yield row
+
+
+class Journal:
+    """Append-only JSONL of judgements; a half-written last line (a kill) is cut off on open."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair()
+        self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def _repair(self) -> None:
+        if not self.path.exists():
+            return
+        good = 0
+        with open(self.path, "rb") as f:
+            for line in f:
+                try:
+                    json.loads(line)
+                except ValueError:
+                    break
+                if not line.endswith(b"\n"):
+                    break
+                good += len(line)
+        with open(self.path, "r+b") as f:
+            f.truncate(good)
+
+    def final_keys(self) -> set[str]:
+        """Keys with a final judgement (``retry`` ones are judged again)."""
+        keys: set[str] = set()
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                record = json.loads(line)
+                (keys.discard if record["retry"] else keys.add)(record["key"])
+        return keys
+
+    def write(self, key: str, j: Judgement) -> None:
+        record = {"key": key, "verified": j.verified, "verdict": j.verdict, "method": j.method,
+                  "detail": j.detail_json(), "retry": j.retry}  # fmt: skip
+        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def table(self) -> pa.Table:
+        """The latest judgement per key."""
+        if self.path.stat().st_size == 0:
+            return _JOURNAL_SCHEMA.empty_table()
+        table = pajson.read_json(
+            self.path, parse_options=pajson.ParseOptions(explicit_schema=_JOURNAL_SCHEMA),
+            read_options=pajson.ReadOptions(block_size=1 << 24),
+        )  # fmt: skip
+        table = table.append_column("_n", pa.array(range(len(table)), pa.int64()))
+        last = table.group_by("key").aggregate([("_n", "max")])["_n_max"]
+        return table.take(last).drop_columns(["_n"])  # the latest record of each key
+
+
+class VerifyStage(Stage):
+    name = "verify"
+
+    def run(self, input_path: Path | None) -> tuple[Path | None, dict[str, Any]]:
+        ds = load_dataset_at(input_path, what="verify")
+        missing = [c for c in ("id", "domain", "deepseek_solution") if c not in ds.column_names]
+        if missing:
+            raise InputError(f"verify: input {input_path} lacks column(s) {missing}; expected a generated set")
+        journal = Journal(self.dir / f"journal-{self.ctx.config.fingerprint('verify')}.jsonl")
+        try:
+            done = journal.final_keys()
+            resumed = len(done)
+            self._judge_truncated(ds, journal, done)
+            judges = make_judges(self.config, cache_root=self.ctx.run.cache_root, work_dir=self.dir)
+            for domain, n in value_counts(ds, "domain").items():
+                self.ctx.echo(f"  verify {domain}: {n} rows")
+                rows = DomainRows(ds, domain, done)
+                judge = judges.get(domain)
+                stream = judge.judge(rows) if judge else _unknown_domain(rows, domain)
+                for key, judgement in stream:
+                    journal.write(key, judgement)
+        finally:
+            journal.close()
+        out = self._merge(ds, journal.table())
+        summary = {
+            "rows": len(out),
+            "resumed_judgements": resumed,
+            "counts": counts_by_group(out, flag="verified"),
+            "verdicts": _by_domain(out, "verdict"),
+            "methods": _by_domain(out, "verification_method"),
+            "journal": str(journal.path),
+        }
+        return self.dir / "verified.arrow", summary
+
+    def _judge_truncated(self, ds: datasets.Dataset, journal: Journal, done: set[str]) -> None:
+        if not self.config.reject_truncated or "finish_reason" not in ds.column_names:
+            return
+        for row in DomainRows(ds, None, done):
+            if row.get("finish_reason") == "length":
+                judgement = Judgement(False, "truncated", "finish_reason", {"error": "answer cut at max_tokens"})
+                journal.write(row["_key"], judgement)
+                done.add(row["_key"])
+
+    def _merge(self, ds: datasets.Dataset, table: pa.Table) -> datasets.Dataset:
+        """Add the verdict columns to every row (Arrow ``index_in`` lookups, batch by batch)."""
+        keys = table["key"].combine_chunks() if len(table) else pa.array([], pa.string())
+
+        def add(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+            ids, sols = batch["id"], batch["deepseek_solution"]
+            wanted = pa.array([verification_key(i or "", s or "") for i, s in zip(ids, sols)], pa.string())
+            where = pc.index_in(wanted, value_set=keys)
+            if where.null_count:
+                row = ids[where.is_null().to_pylist().index(True)]
+                raise InputError(f"verify: row {row!r} has no judgement in the journal (was it edited?)")
+            picked = table.take(where)
+            return {
+                "verified": picked["verified"].to_pylist(),
+                "verdict": picked["verdict"].to_pylist(),
+                "verification_detail": picked["detail"].to_pylist(),
+                "verification_method": picked["method"].to_pylist(),
+            }
+
+        features = ds.features.copy()
+        for name in VERDICT_COLUMNS:
+            features.pop(name, None)
+        features.update(
+            {"verified": datasets.Value("bool"), "verdict": datasets.Value("string"),
+             "verification_detail": datasets.Value("string"), "verification_method": datasets.Value("string")}
+        )  # fmt: skip
+        base = ds.remove_columns([c for c in VERDICT_COLUMNS if c in ds.column_names])
+        target = self.dir / "verified.arrow"
+        return base.map(
+            add, batched=True, batch_size=_BATCH, input_columns=None, features=features,
+            cache_file_name=str(target), load_from_cache_file=False, desc="verify: merge verdicts",
+        )  # fmt: skip
+
+
+def _unknown_domain(rows: DomainRows, domain: str) -> Iterator[tuple[str, Judgement]]:
+    for row in rows:
+        detail = {"row": row.get("id"), "error": f"no judge for domain {domain!r} (expected code, math, science, puzzle)"}
+        yield row["_key"], Judgement(False, "unknown_domain", "none", detail)
+
+
+def _by_domain(ds: datasets.Dataset, column: str) -> dict[str, dict[str, int]]:
+    table = ds.select_columns(["domain", column]).with_format("arrow")[:]
+    grouped = table.group_by(["domain", column]).aggregate([([], "count_all")]).to_pylist()
+    out: dict[str, dict[str, int]] = {}
+    for row in grouped:
+        out.setdefault(row["domain"], {})[row[column]] = int(row["count_all"])
+    return out
