@@ -56,6 +56,16 @@ whatever the arrival order), ``rpm_limit`` over ``rpm_window_s`` (429 with ``Ret
 window frees), ``fail_all_with`` (a kind, e.g. ``401``), ``api_key`` (requests without
 ``Authorization: Bearer <api_key>`` get 401), ``models`` (unknown model -> 404).
 
+Stats
+-----
+``teacher.stats()`` / ``GET /_stats``: ``requests`` (chat requests received, every outcome),
+``status`` (``"200"``, ``"429"``, ..., ``"drop"``, ``"cut"``, ``"client_gone"`` = the client
+timed out during the latency), ``faults`` (injected, by kind), ``rate_limited`` (rpm-limit 429s),
+``unique_requests`` / ``duplicate_requests`` (re-sends of an identical body), ``per_hash``
+(:func:`request_hash` -> count) and ``per_prompt`` (last user message -> count), ``in_flight`` /
+``max_in_flight``, token totals, ``authorization`` (header value -> count), and with
+``record_bodies`` every request's ``body``, ``headers``, ``hash`` and ``attempt``.
+
 Ways to run
 -----------
 - In a thread: ``FakeTeacher(answer_bytes=512).start_in_thread() -> base_url`` and ``.stop()``, or
@@ -85,6 +95,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -120,7 +131,7 @@ _loads = json.loads
 #: Fault kinds other than plain HTTP statuses.
 SPECIAL_FAULTS = frozenset({"drop", "cut", "malformed", "truncated", "badjson"})
 #: Request fields that do not change the answer (transport only): left out of the request hash.
-_TRANSPORT_FIELDS = ("stream", "stream_options")
+_NOT_IN_REST = frozenset({"messages", "stream", "stream_options"})
 _MARKER_RE = re.compile(r"\[\[fault:([^\[\]]+)\]\]")
 
 
@@ -264,18 +275,28 @@ def _canonical(obj: Any) -> bytes:
     return _dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def request_hash(body: dict) -> str:
-    """Identity of a request: BLAKE2b-128 hex of its canonical JSON, less ``stream``/``stream_options``.
+def _hashes(body: dict) -> tuple[str, str]:
+    """(request hash, content key), sharing one canonical dump of the messages."""
+    mj = _canonical(body.get("messages"))
+    rest = {k: v for k, v in body.items() if k not in _NOT_IN_REST}
+    rh = hashlib.blake2b(_canonical(rest) + b"\n" + mj, digest_size=16).hexdigest()
+    return rh, _content_key_from(mj, body.get("seed"), body.get("temperature"))
 
-    Stats (``per_hash``) and fault attempt counts are keyed by it.
-    """
-    if any(k in body for k in _TRANSPORT_FIELDS):
-        body = {k: v for k, v in body.items() if k not in _TRANSPORT_FIELDS}
-    return hashlib.blake2b(_canonical(body), digest_size=16).hexdigest()
+
+def request_hash(body: dict) -> str:
+    """Identity of a request body: BLAKE2b-128 hex over its canonical JSON (sorted keys), less the
+    transport-only ``stream`` / ``stream_options``. Stats (``per_hash``) and fault attempt counts
+    are keyed by it."""
+    return _hashes(body)[0]
+
+
+def _content_key_from(messages_json: bytes, seed: Any, temperature: Any) -> str:
+    tail = f"\n{seed!r}|{temperature!r}".encode()
+    return hashlib.blake2b(messages_json + tail, digest_size=16).hexdigest()
 
 
 def _content_key(messages: Any, seed: Any, temperature: Any) -> str:
-    return hashlib.blake2b(_canonical([messages, seed, temperature]), digest_size=16).hexdigest()
+    return _content_key_from(_canonical(messages), seed, temperature)
 
 
 def _message_text(content: Any) -> str:
@@ -750,6 +771,11 @@ _MALFORMED_BODY = (
 
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
+_SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+_MALFORMED_EVENTS = [
+    b'data: {"id": "chatcmpl-malformed", "choices": [{"index": 0, "delta": {"content": "ok"\n\n',
+    b"data: [DONE]\n\n",
+]
 _estr = json.encoder.encode_basestring_ascii  # a JSON string literal, ASCII-escaped (C speed)
 
 
@@ -868,7 +894,7 @@ class FakeTeacher:
             raise RuntimeError("the fake teacher is already started")
         runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False, shutdown_timeout=0.25)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, backlog=2048, shutdown_timeout=0.25)
+        site = web.TCPSite(runner, host, port, backlog=2048)
         try:
             await site.start()
         except BaseException:
@@ -1002,7 +1028,7 @@ class FakeTeacher:
         s = self._stats
         out: dict[str, Any] = {
             "requests": s.requests,  # chat-completion requests received (all outcomes)
-            "status": dict(s.status),  # "200"/"429"/.../"drop"/"cut" -> count
+            "status": dict(s.status),  # "200"/"429"/.../"drop"/"cut"/"client_gone" -> count
             "faults": dict(s.faults),  # injected faults by kind (markers, rates, fail_all_with)
             "rate_limited": s.rate_limited,  # 429s from rpm_limit
             "unique_requests": len(s.per_hash),
@@ -1147,7 +1173,7 @@ class FakeTeacher:
         if not isinstance(model, str) or not model:
             return self._error(400, "You must provide a model parameter.")
 
-        h = request_hash(body)
+        h, ckey = _hashes(body)
         per_hash = s.per_hash
         attempt = per_hash[h] = per_hash.get(h, 0) + 1
         last_user = _last_user_text(messages)
@@ -1211,11 +1237,10 @@ class FakeTeacher:
                     break
         if kind is not None:
             s.faults[kind] = s.faults.get(kind, 0) + 1
-        if latency > 0:
-            await asyncio.sleep(latency / 1000.0)
-
         stream = bool(body.get("stream"))
-        if kind is not None and kind not in ("truncated", "badjson"):
+        if kind is not None and kind not in ("truncated", "badjson", "cut"):
+            if not await self._wait(request, latency):
+                return web.Response(status=499)
             if kind == "drop":
                 self._record_status("drop")
                 transport = request.transport
@@ -1225,38 +1250,26 @@ class FakeTeacher:
             if kind == "malformed":
                 self._record_status("200")
                 if stream:
-                    resp = web.StreamResponse(
-                        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-                    )
-                    await resp.prepare(request)
-                    await resp.write(
-                        b'data: {"id": "chatcmpl-malformed", "choices": [{"index": 0, "delta": {"content": "ok"\n\n'
-                    )
-                    await resp.write(b"data: [DONE]\n\n")
-                    await resp.write_eof()
-                    return resp
-                return web.Response(status=200, body=_MALFORMED_BODY, content_type="application/json")
-            if kind != "cut":
-                status = int(kind)
-                if status == 429:
-                    retry_after = cfg.retry_after_s
-                    if marker is not None and marker.option("retry_after") is not None:
-                        retry_after = float(marker.option("retry_after"))
-                    return self._error_429(cfg, retry_after)
-                return self._error(status)
+                    return await self._send_stream(request, _SSE_HEADERS, _MALFORMED_EVENTS, None)
+                return web.Response(status=200, body=_MALFORMED_BODY, headers=_JSON_HEADERS)
+            status = int(kind)
+            if status == 429:
+                retry_after = cfg.retry_after_s
+                if marker is not None and marker.option("retry_after") is not None:
+                    retry_after = float(marker.option("retry_after"))
+                return self._error_429(cfg, retry_after)
+            return self._error(status)
 
-        # ---- the answer ----------------------------------------------------------------------
-        self._seq += 1
-        rid = f"chatcmpl-fake{self._seq:010d}{h[:8]}"
+        # ---- the answer: built before the latency, so only the write is left after it ---------
         n = body.get("n") or 1
         if not isinstance(n, int) or not 1 <= n <= 128:
             return self._error(400, "'n' must be an integer between 1 and 128.")
-        choices = self._choices(cfg, body, messages, last_user, attempt, n, kind)
+        self._seq += 1
+        rid = f"chatcmpl-fake{self._seq:010d}{h[:8]}"
+        choices = self._choices(cfg, body, ckey, last_user, attempt, n, kind)
         prompt_tokens = estimate_tokens("".join(_message_text(m.get("content")) for m in messages))
         reasoning_tokens = sum(estimate_tokens(c[1] or "") for c in choices)
         completion_tokens = sum(estimate_tokens(c[0]) for c in choices) + reasoning_tokens
-        s.prompt_tokens += prompt_tokens
-        s.completion_tokens += completion_tokens
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -1267,14 +1280,23 @@ class FakeTeacher:
         out_model = cfg.model or model
         created = int(time.time())
         if stream:
-            return await self._stream(
-                request, cfg, body, rid, created, out_model, choices, usage, kind, rate_headers
-            )
+            events = self._stream_events(cfg, body, rid, created, out_model, choices, usage)
+            headers = {**_SSE_HEADERS, **rate_headers} if rate_headers else _SSE_HEADERS
+            if kind == "cut":
+                events = events[: max(1, len(events) // 2)]
+        else:
+            payload = _render_completion(rid, created, out_model, choices, usage)
+            headers = {**rate_headers, **_JSON_HEADERS} if rate_headers else _JSON_HEADERS
 
-        payload = _render_completion(rid, created, out_model, choices, usage)
-        self._record_status("cut" if kind == "cut" else "200")
+        if not await self._wait(request, latency):
+            return web.Response(status=499)
+        s.prompt_tokens += prompt_tokens
+        s.completion_tokens += completion_tokens
+        if stream:
+            return await self._send_stream(request, headers, events, kind)
         if kind == "cut":
-            resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+            self._record_status("cut")
+            resp = web.StreamResponse(headers=headers)
             resp.content_length = len(payload)
             await resp.prepare(request)
             await resp.write(payload[: len(payload) // 2])
@@ -1282,23 +1304,30 @@ class FakeTeacher:
             if transport is not None:
                 transport.close()
             return resp
-        if rate_headers:
-            return web.Response(body=payload, headers={**rate_headers, **_JSON_HEADERS})
-        return web.Response(body=payload, headers=_JSON_HEADERS)
+        self._record_status("200")
+        return web.Response(body=payload, headers=headers)
+
+    async def _wait(self, request: web.Request, latency_ms: float) -> bool:
+        """Sleep the latency; False (and counted as ``client_gone``) if the client left meanwhile."""
+        if latency_ms > 0:
+            await asyncio.sleep(latency_ms / 1000.0)
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                self._record_status("client_gone")
+                return False
+        return True
 
     def _choices(
         self,
         cfg: FakeTeacherConfig,
         body: dict,
-        messages: list,
+        ckey: str,
         last_user: str,
         attempt: int,
         n: int,
         kind: str | None,
     ) -> list[tuple[str, str | None, str]]:
         seed = body.get("seed")
-        temperature = body.get("temperature")
-        ckey = _content_key(messages, seed, temperature)
         row = None
         for r in cfg.script:
             if r["match"] in last_user and (r.get("seed") is None or r["seed"] == seed):
@@ -1351,9 +1380,8 @@ class FakeTeacher:
             out.append((content, reasoning, finish))
         return out
 
-    async def _stream(
+    def _stream_events(
         self,
-        request: web.Request,
         cfg: FakeTeacherConfig,
         body: dict,
         rid: str,
@@ -1361,16 +1389,10 @@ class FakeTeacher:
         model: str,
         choices: list,
         usage: dict,
-        kind: str | None,
-        rate_headers: dict | None,
-    ) -> web.StreamResponse:
+    ) -> list[bytes]:
+        """The SSE events of a streamed reply, ``data: [DONE]`` included."""
         opts = body.get("stream_options")
         include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
-        headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
-        if rate_headers:
-            headers.update(rate_headers)
-        resp = web.StreamResponse(headers=headers)
-        await resp.prepare(request)
         base = {
             "id": rid,
             "object": "chat.completion.chunk",
@@ -1385,50 +1407,42 @@ class FakeTeacher:
                 d["usage"] = usage_value
             return b"data: " + _dumps(d).encode() + b"\n\n"
 
+        def delta(i: int, d: dict, finish: str | None = None) -> bytes:
+            return event([{"index": i, "delta": d, "logprobs": None, "finish_reason": finish}])
+
         step = cfg.stream_chunk_chars
         events = []
         for i, (content, reasoning, finish) in enumerate(choices):
-            events.append(
-                event(
-                    [
-                        {
-                            "index": i,
-                            "delta": {"role": "assistant", "content": ""},
-                            "logprobs": None,
-                            "finish_reason": None,
-                        }
-                    ]
-                )
-            )
+            events.append(delta(i, {"role": "assistant", "content": ""}))
             for field_name, text in (("reasoning_content", reasoning), ("content", content)):
                 for j in range(0, len(text or ""), step):
-                    events.append(
-                        event(
-                            [
-                                {
-                                    "index": i,
-                                    "delta": {field_name: text[j : j + step]},
-                                    "logprobs": None,
-                                    "finish_reason": None,
-                                }
-                            ]
-                        )
-                    )
-            events.append(event([{"index": i, "delta": {}, "logprobs": None, "finish_reason": finish}]))
+                    events.append(delta(i, {field_name: text[j : j + step]}))
+            events.append(delta(i, {}, finish))
         if include_usage:
             events.append(event([], usage))
         events.append(b"data: [DONE]\n\n")
+        return events
+
+    async def _send_stream(
+        self, request: web.Request, headers: dict, events: list[bytes], kind: str | None
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(headers=headers)
+        try:
+            await resp.prepare(request)
+            for ev in events:
+                await resp.write(ev)
+            if kind != "cut":
+                await resp.write_eof()
+        except ConnectionResetError:  # the client went away mid-stream
+            self._record_status("client_gone")
+            return resp
         if kind == "cut":
-            events = events[: max(1, len(events) // 2)]
-        for ev in events:
-            await resp.write(ev)
-        self._record_status("cut" if kind == "cut" else "200")
-        if kind == "cut":
+            self._record_status("cut")
             transport = request.transport
             if transport is not None:
                 transport.close()
-            return resp
-        await resp.write_eof()
+        elif kind != "malformed":  # malformed is counted by the caller
+            self._record_status("200")
         return resp
 
 
@@ -1493,6 +1507,13 @@ def start_fake_teacher_process(
     :func:`stop_fake_teacher_process` (SIGTERM).
     """
     FakeTeacherConfig.from_dict(options)  # fail fast, in the caller, on a bad option
+    config_json = json.dumps(options)
+    config_file = None
+    if len(config_json) > 32_000:  # a long script: too big for one command-line argument
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
+            f.write(config_json)
+        config_file = f.name
+        config_json = "@" + config_file
     cmd = [
         python or sys.executable,
         "-m",
@@ -1502,13 +1523,21 @@ def start_fake_teacher_process(
         "--port",
         str(port),
         "--config-json",
-        json.dumps(options),
+        config_json,
     ]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH")) if p)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=env)
+    try:
+        return proc, _wait_ready(proc, timeout)
+    finally:
+        if config_file is not None:
+            os.unlink(config_file)
+
+
+def _wait_ready(proc: subprocess.Popen, timeout: float) -> str:
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     buf = b""
@@ -1525,14 +1554,14 @@ def start_fake_teacher_process(
                 if not chunk:
                     proc.wait(5)
                     raise RuntimeError(
-                        f"the fake teacher process exited (code {proc.returncode}) before READY: {cmd}"
+                        f"the fake teacher process exited (code {proc.returncode}) before READY: {proc.args}"
                     )
                 buf += chunk
     line = buf.split(b"\n", 1)[0].decode().strip()
     if not line.startswith("READY "):
         stop_fake_teacher_process(proc)
         raise RuntimeError(f"unexpected first line from the fake teacher process: {line!r}")
-    return proc, line.split(" ", 1)[1]
+    return line.split(" ", 1)[1]
 
 
 def stop_fake_teacher_process(proc: subprocess.Popen, timeout: float = 10.0) -> int:
