@@ -1,0 +1,678 @@
+"""Isolation: which layer this host supports, how a sandboxed runner is started, and how it is ended.
+
+Layers, strongest first (detected once per process by actually starting a sandbox; override with
+``THOUGHTMILL_SANDBOX=bubblewrap|unshare|rlimits``, demand a minimum with
+``THOUGHTMILL_SANDBOX_REQUIRE=...``):
+
+``bubblewrap``
+    ``bwrap --unshare-all --as-pid-1``: new user, pid, network (no interfaces but loopback), mount,
+    ipc, uts and cgroup namespaces; a root of its own with only the interpreter's directories
+    bound read-only; fresh /proc and /dev; private size-capped tmpfs on /tmp and /dev/shm; the root
+    and /dev read-only; an empty environment (bwrap itself is started with an empty one too, so
+    nothing of the host is in any /proc/*/environ). As root the launcher drops to uid/gid 65534 on
+    the host (setpriv) before bwrap, so the solution is nobody both inside and outside, and
+    RLIMIT_NPROC (not enforced for uid 0) counts the processes of this sandbox only.
+``unshare``
+    util-linux ``unshare`` (pid, net, mount, ipc, uts; a user namespace when not root) with a fresh
+    /proc, private tmpfs on /tmp, /var/tmp and /dev/shm, home/work directories hidden, ``/`` remounted
+    read-only in the namespace, uid 65534 when root. Weaker: the rest of the host's file system stays
+    readable where its permissions allow.
+``rlimits``
+    no namespaces: a new session, uid 65534 when root, rlimits, a private working directory.
+    No network or file-system isolation: a loud warning is issued whenever it is chosen.
+
+In every layer: rlimits (CPU, AS, FSIZE, NOFILE, NPROC, CORE) inside, a wall clock kept by the judge,
+an empty environment, and (when this process may create them: root, cgroup v1 or v2) a memory and a
+pids cgroup per running sandbox, so memory bombs that fork are bounded as a whole.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import dataclasses
+import logging
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from execution.errors import SandboxUnavailable
+
+log = logging.getLogger("execution.sandbox")
+
+BUBBLEWRAP = "bubblewrap"
+UNSHARE = "unshare"
+RLIMITS = "rlimits"
+LAYERS = (BUBBLEWRAP, UNSHARE, RLIMITS)
+NOBODY = 65534
+
+RUNNER_SOURCE = (Path(__file__).with_name("runner.py")).read_text()
+
+
+class IsolationWarning(UserWarning):
+    """Code runs with weaker isolation than bubblewrap on this host."""
+
+
+# --------------------------------------------------------------------------- process helpers
+
+_SUBREAPER_DONE = False
+
+
+def become_subreaper() -> bool:
+    """Make this (dedicated judge worker) process the reaper of orphaned sandbox processes.
+
+    Linux PR_SET_CHILD_SUBREAPER: without it a process whose parent exits first is re-parented to
+    PID 1, which on some container hosts never reaps, and zombies keep counting against RLIMIT_NPROC
+    and pids cgroups. Only for processes that own all their children (pool workers, Ray actors):
+    `reap_orphans` then collects every exited child between solutions.
+    """
+    global _SUBREAPER_DONE
+    if _SUBREAPER_DONE:
+        return True
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(36, 1, 0, 0, 0) == 0:  # PR_SET_CHILD_SUBREAPER
+            _SUBREAPER_DONE = True
+    except (OSError, AttributeError):
+        pass
+    return _SUBREAPER_DONE
+
+
+def reap_orphans() -> int:
+    """In a subreaper that owns all its children: collect every exited child (never blocks)."""
+    if not _SUBREAPER_DONE:
+        return 0
+    n = 0
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return n
+        if pid == 0:
+            return n
+        n += 1
+
+
+def children_of(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                out += [int(x) for x in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    except OSError:
+        pass
+    return out
+
+
+def reap(pid: int) -> None:
+    """Collect `pid` if it is a zombie child of ours (re-parented helpers included); never blocks."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- cgroups
+
+
+class _Cgroups:
+    """Per-sandbox memory + pids cgroups (v1 or v2), recycled through a free list."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.free: list[CgroupSlot] = []
+        self.all: list[CgroupSlot] = []
+        self.counter = 0
+        self.version, self.bases = self._detect()
+
+    @staticmethod
+    def _own_path(controller: str) -> str:
+        try:
+            for line in Path("/proc/self/cgroup").read_text().splitlines():
+                _, ctrls, path = line.split(":", 2)
+                if controller in ctrls.split(",") or (controller == "" and ctrls == ""):
+                    return path
+        except OSError:
+            pass
+        return "/"
+
+    def _detect(self) -> tuple[int, dict[str, Path]]:
+        if os.environ.get("THOUGHTMILL_CGROUPS", "1") == "0" or os.geteuid() != 0:
+            return 0, {}
+        root = Path("/sys/fs/cgroup")
+        bases: dict[str, Path] = {}
+        if (root / "memory" / "cgroup.procs").exists():  # v1 (or hybrid)
+            for ctrl in ("memory", "pids"):
+                base = root / ctrl / self._own_path(ctrl).lstrip("/") / "thoughtmill"
+                with contextlib.suppress(OSError):
+                    base.mkdir(parents=True, exist_ok=True)
+                    probe = base / f"probe-{os.getpid()}"
+                    probe.mkdir(exist_ok=True)
+                    probe.rmdir()
+                    bases[ctrl] = base
+            for base in bases.values():
+                self._sweep(base)
+            return (1, bases) if bases else (0, {})
+        if (
+            root / "cgroup.controllers"
+        ).exists():  # v2: a sibling tree at the root (no internal processes rule)
+            ctrls = set((root / "cgroup.controllers").read_text().split())
+            if not {"memory", "pids"} & ctrls:
+                return 0, {}
+            base = root / "thoughtmill"
+            try:
+                base.mkdir(exist_ok=True)
+                want = " ".join(f"+{c}" for c in ("memory", "pids") if c in ctrls)
+                with contextlib.suppress(OSError):
+                    (root / "cgroup.subtree_control").write_text(want)
+                (base / "cgroup.subtree_control").write_text(want)
+                return 2, {"v2": base}
+            except OSError:
+                return 0, {}
+        return 0, {}
+
+    @staticmethod
+    def _sweep(base: Path) -> None:
+        """Remove empty slots left by judge processes that died without cleaning up."""
+        with contextlib.suppress(OSError):
+            for d in base.iterdir():
+                if d.is_dir() and d.name.startswith("s") and "-" in d.name:
+                    pid = d.name[1:].split("-", 1)[0]
+                    if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                        with contextlib.suppress(OSError):
+                            d.rmdir()
+
+    def describe(self) -> dict[str, Any]:
+        return (
+            {"version": self.version, "controllers": sorted(self.bases)}
+            if self.version
+            else {"version": None}
+        )
+
+    def acquire(self, memory_bytes: int, max_pids: int) -> CgroupSlot | None:
+        if not self.version:
+            return None
+        with self.lock:
+            slot = self.free.pop() if self.free else None
+            if slot is None:
+                self.counter += 1
+                name = f"s{os.getpid()}-{self.counter}"
+                slot = CgroupSlot(self.version, {k: v / name for k, v in self.bases.items()})
+                try:
+                    slot.create()
+                except OSError as exc:
+                    log.warning("cannot create cgroup %s (%s); continuing without", name, exc)
+                    self.version = 0
+                    return None
+                self.all.append(slot)
+        try:
+            slot.configure(memory_bytes, max_pids)
+        except OSError as exc:
+            log.warning("cannot configure cgroup (%s); continuing without", exc)
+            return None
+        return slot
+
+    def release(self, slot: CgroupSlot | None) -> None:
+        if slot is None:
+            return
+        if not slot.kill_all():
+            return  # never reuse a slot that still holds processes
+        with self.lock:
+            self.free.append(slot)
+
+    def cleanup(self) -> None:
+        with self.lock:
+            for slot in self.all:
+                slot.kill_all()
+                slot.remove()
+            self.all.clear()
+            self.free.clear()
+
+
+@dataclasses.dataclass
+class CgroupSlot:
+    version: int
+    dirs: dict[str, Path]
+    oom_before: int = 0
+
+    def create(self) -> None:
+        for d in self.dirs.values():
+            d.mkdir(exist_ok=True)
+
+    def join(self, pid: int) -> None:
+        for f in self.procs_files():
+            Path(f).write_text(str(pid))
+
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs.values()]
+
+    def configure(self, memory_bytes: int, max_pids: int) -> None:
+        if self.version == 1:
+            if "memory" in self.dirs:
+                (self.dirs["memory"] / "memory.limit_in_bytes").write_text(str(memory_bytes))
+            if "pids" in self.dirs:
+                (self.dirs["pids"] / "pids.max").write_text(str(max_pids))
+        else:
+            d = self.dirs["v2"]
+            with contextlib.suppress(OSError):
+                (d / "memory.max").write_text(str(memory_bytes))
+                (d / "memory.swap.max").write_text("0")
+            with contextlib.suppress(OSError):
+                (d / "pids.max").write_text(str(max_pids))
+        self.oom_before = self.oom_kills()
+
+    def oom_kills(self) -> int:
+        path = (
+            self.dirs.get("memory", Path("/nonexistent")) / "memory.oom_control"
+            if self.version == 1
+            else self.dirs["v2"] / "memory.events"
+        )
+        try:
+            for line in path.read_text().splitlines():
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def oom_happened(self) -> bool:
+        return self.oom_kills() > self.oom_before
+
+    def pids(self) -> list[int]:
+        out: set[int] = set()
+        for f in self.procs_files():
+            with contextlib.suppress(OSError, ValueError):
+                out.update(int(x) for x in Path(f).read_text().split())
+        return sorted(out)
+
+    def kill_all(self, timeout: float = 5.0) -> bool:
+        """SIGKILL every process in the slot until it is empty (a fork bomb cannot outrun it: forking
+        is switched off first by setting pids.max to 0, cgroup v2 kills the lot in one write)."""
+        pids_dir = self.dirs.get("pids") if self.version == 1 else self.dirs.get("v2")
+        if pids_dir is not None:
+            with contextlib.suppress(OSError):
+                (pids_dir / "pids.max").write_text("0")
+        if self.version == 2:
+            with contextlib.suppress(OSError):
+                (self.dirs["v2"] / "cgroup.kill").write_text("1")
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = self.pids()
+            if not pids:
+                return True
+            for pid in pids:
+                kill(pid)
+                reap(pid)
+            reap_orphans()
+            if time.monotonic() > deadline:
+                log.error("cgroup %s still has processes %s", self.dirs, pids[:10])
+                return False
+            time.sleep(0.002)
+
+    def remove(self) -> None:
+        for d in self.dirs.values():
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
+_CGROUPS: _Cgroups | None = None
+_CGROUPS_LOCK = threading.Lock()
+
+
+def cgroups() -> _Cgroups:
+    global _CGROUPS
+    with _CGROUPS_LOCK:
+        if _CGROUPS is None:
+            _CGROUPS = _Cgroups()
+            atexit.register(_CGROUPS.cleanup)
+        return _CGROUPS
+
+
+# --------------------------------------------------------------------------- detection
+
+
+@dataclasses.dataclass
+class Config:
+    layer: str
+    python: str
+    python_version: str
+    python_prefixes: list[str]
+    root: bool
+    bwrap: str | None = None
+    setpriv: str | None = None
+    unshare: str | None = None
+    sh: str = "/bin/sh"
+    drop_uid: bool = False
+    pidns: bool = False
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    probe_ms: float = 0.0
+    runner_code: str = ""  # the runner, compiled by the sandbox interpreter (marshal + base64)
+
+    def report(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["cgroups"] = cgroups().describe()
+        d["uid_in_sandbox"] = NOBODY if (self.drop_uid or self.layer == BUBBLEWRAP) else os.geteuid()
+        d["network"] = "none" if self.layer in (BUBBLEWRAP, UNSHARE) else "host (NOT isolated)"
+        d["filesystem"] = {
+            BUBBLEWRAP: "private root: interpreter dirs read-only, private tmpfs /tmp",
+            UNSHARE: "host root read-only, private tmpfs /tmp /var/tmp /dev/shm, home/work dirs hidden",
+            RLIMITS: "host file system (NOT isolated), private working directory",
+        }[self.layer]
+        return d
+
+
+def _probe_python(path: str) -> tuple[str, list[str]] | None:
+    code = (
+        "import sys, os, select; assert sys.version_info >= (3, 8); "
+        "print('%d.%d.%d' % sys.version_info[:3]); print(sys.base_prefix); print(sys.base_exec_prefix); "
+        "print(os.path.dirname(os.path.realpath(sys.executable)))"
+    )
+    try:
+        res = subprocess.run(
+            [path, "-I", "-S", "-c", code], env={}, capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if res.returncode != 0:
+        return None
+    lines = res.stdout.split("\n")
+    prefixes = sorted({os.path.realpath(p) for p in lines[1:4] if p})
+    return lines[0], prefixes
+
+
+def find_python() -> tuple[str, str, list[str]]:
+    """The interpreter solutions run on: THOUGHTMILL_PYTHON, else the first bare system one, else ours."""
+    candidates = [os.environ.get("THOUGHTMILL_PYTHON", ""), "/usr/bin/python3", "/usr/local/bin/python3"]
+    candidates.append(os.path.realpath(sys.executable))
+    for cand in candidates:
+        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
+            probed = _probe_python(cand)
+            if probed:
+                return cand, probed[0], probed[1]
+    raise SandboxUnavailable("no usable Python >= 3.8 interpreter found for running solutions")
+
+
+def _system_binds(prefixes: list[str]) -> list[str]:
+    """bwrap arguments giving a read-only view of /usr (+ merged-usr symlinks) and the interpreter."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        p = Path("/") / name
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), str(p)]
+    for pre in prefixes:
+        if pre == "/usr" or pre.startswith("/usr/") or pre in ("/", ""):
+            continue
+        args += ["--ro-bind", pre, pre]
+    return args
+
+
+def _hidden_dirs(prefixes: list[str]) -> list[str]:
+    hide = []
+    extra = [str(Path.cwd()), str(Path(__file__).resolve().parents[1])]
+    for d in ["/home", "/root", "/work", "/mnt", "/media", "/srv", "/run", "/opt", "/var/lib", *extra]:
+        if not os.path.isdir(d) or d in ("/", "/usr", "/tmp"):
+            continue
+        if any(pre == d or pre.startswith(d.rstrip("/") + "/") for pre in prefixes):
+            continue  # the interpreter lives there
+        if any(d.startswith(h.rstrip("/") + "/") for h in hide):
+            continue
+        hide.append(d)
+    return hide
+
+
+_CONFIG: Config | None = None
+_CONFIG_LOCK = threading.Lock()
+
+
+def _rank(layer: str) -> int:
+    return LAYERS.index(layer)
+
+
+def detect(refresh: bool = False) -> Config:
+    """Pick (and cache) the strongest layer that actually runs a sandbox here."""
+    global _CONFIG
+    with _CONFIG_LOCK:
+        if _CONFIG is not None and not refresh:
+            return _CONFIG
+        python, version, prefixes = find_python()
+        root = os.geteuid() == 0
+        forced = os.environ.get("THOUGHTMILL_SANDBOX", "").strip().lower()
+        if forced and forced not in LAYERS:
+            raise SandboxUnavailable(f"THOUGHTMILL_SANDBOX={forced!r}: expected one of {LAYERS}")
+        required = os.environ.get("THOUGHTMILL_SANDBOX_REQUIRE", "").strip().lower()
+        if required and required not in LAYERS:
+            raise SandboxUnavailable(f"THOUGHTMILL_SANDBOX_REQUIRE={required!r}: expected one of {LAYERS}")
+        order = [forced] if forced else list(LAYERS)
+        notes: list[str] = []
+        chosen: Config | None = None
+        for layer in order:
+            cfg = Config(
+                layer=layer,
+                python=python,
+                python_version=version,
+                python_prefixes=prefixes,
+                root=root,
+                bwrap=shutil.which("bwrap"),
+                setpriv=shutil.which("setpriv"),
+                unshare=shutil.which("unshare"),
+            )
+            cfg.pidns = layer in (BUBBLEWRAP, UNSHARE)
+            cfg.drop_uid = root and (layer == BUBBLEWRAP or cfg.setpriv is not None)
+            if layer == BUBBLEWRAP and not cfg.bwrap:
+                notes.append("bubblewrap: `bwrap` not installed (make sysdeps)")
+                continue
+            if layer == UNSHARE and not cfg.unshare:
+                notes.append("unshare: util-linux `unshare` not found")
+                continue
+            t0 = time.perf_counter()
+            ok, why = _probe_layer(cfg)
+            cfg.probe_ms = (time.perf_counter() - t0) * 1000
+            if ok:
+                chosen = cfg
+                break
+            if layer == BUBBLEWRAP and root and cfg.drop_uid:
+                # unprivileged user namespaces may be disabled: bwrap as root maps nobody to root instead
+                cfg.drop_uid = False
+                ok, why2 = _probe_layer(cfg)
+                if ok:
+                    cfg.warnings.append(
+                        "bubblewrap runs as host root (unprivileged user namespaces unavailable)"
+                    )
+                    chosen = cfg
+                    break
+                why += f"; as root: {why2}"
+            notes.append(f"{layer}: {why}")
+        if chosen is None:
+            raise SandboxUnavailable("no isolation layer works on this host: " + "; ".join(notes))
+        chosen.runner_code = compile_runner(chosen.python)
+        chosen.warnings = notes + chosen.warnings
+        if required and _rank(chosen.layer) > _rank(required):
+            raise SandboxUnavailable(
+                f"THOUGHTMILL_SANDBOX_REQUIRE={required} but only {chosen.layer!r} works here: "
+                + "; ".join(notes)
+            )
+        for note in chosen.warnings:
+            log.warning("code execution sandbox: %s", note)
+        if chosen.layer != BUBBLEWRAP:
+            msg = (
+                f"code execution sandbox: falling back to the {chosen.layer!r} layer "
+                f"({'no network/file-system isolation' if chosen.layer == RLIMITS else 'weaker file-system isolation'}); "
+                f"reasons: {'; '.join(notes) or 'forced by THOUGHTMILL_SANDBOX'}"
+            )
+            warnings.warn(msg, IsolationWarning, stacklevel=2)
+            log.warning(msg)
+        _CONFIG = chosen
+        return chosen
+
+
+def sandbox_report() -> dict[str, Any]:
+    """Which isolation layer runs solutions here, and what it does (for logs, run summaries and tests)."""
+    return detect().report()
+
+
+def _probe_layer(cfg: Config) -> tuple[bool, str]:
+    tmp = None
+    try:
+        if cfg.layer == RLIMITS:
+            tmp = make_workdir(cfg)
+        argv = build_argv(cfg, None, tmp, tmpfs_bytes=1 << 20, probe=True)
+        res = subprocess.run(
+            argv, env={}, capture_output=True, timeout=30, check=False, cwd=tmp or "/", **popen_kwargs(cfg)
+        )
+        if res.returncode == 0 and res.stdout.strip() == b"ok":
+            return True, ""
+        return False, (
+            res.stderr.decode(errors="replace").strip().splitlines() or [f"exit {res.returncode}"]
+        )[-1]
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def make_workdir(cfg: Config) -> str:
+    """A private working directory for the rlimits layer, owned by the sandbox uid."""
+    d = tempfile.mkdtemp(prefix="tm-run-")
+    if cfg.drop_uid:
+        os.chown(d, NOBODY, NOBODY)
+    os.chmod(d, 0o700)
+    return d
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def build_argv(
+    cfg: Config,
+    slot: CgroupSlot | None,
+    workdir: str | None,
+    *,
+    tmpfs_bytes: int,
+    probe: bool = False,
+    info_fd: int | None = None,
+    block_fd: int | None = None,
+) -> list[str]:
+    """The command line of one sandbox. For bubblewrap it is bwrap itself (started with
+    `popen_kwargs`: as uid 65534 when root); the judge then joins PID 1 to the cgroups, sets its
+    stack limit and releases it through `block_fd` (see judge._Session). Other layers go through a
+    /bin/sh launcher that does the same before exec'ing."""
+    # env -i: bwrap always exports PWD; the runner's (and so every /proc/*/environ) must be empty.
+    py = [shutil.which("env") or "/usr/bin/env", "-i", cfg.python, "-I", "-S", "-X", "utf8"]
+    if probe:
+        cmd = [*py, "-c", "import os; print('ok' if set(os.environ) <= {'LC_CTYPE'} else 'env')"]
+    elif cfg.runner_code:
+        cmd = [
+            *py,
+            "-c",
+            f"import marshal,binascii;exec(marshal.loads(binascii.a2b_base64({cfg.runner_code!r})))",
+        ]
+    else:
+        cmd = [*py, "-c", RUNNER_SOURCE]
+    drop = (
+        [cfg.setpriv, "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
+        if cfg.drop_uid
+        else []
+    )
+    size = str(tmpfs_bytes)
+    if cfg.layer == BUBBLEWRAP:
+        inner = [
+            cfg.bwrap,
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",  # no nested user namespaces (kernel attack surface)
+            "--die-with-parent",
+            "--new-session",
+            "--as-pid-1",
+            "--clearenv",
+            "--hostname",
+            "sandbox",
+        ]
+        if not cfg.drop_uid:
+            inner += ["--uid", str(NOBODY), "--gid", str(NOBODY)]
+        if info_fd is not None:
+            inner += ["--info-fd", str(info_fd)]
+        if block_fd is not None:
+            inner += ["--block-fd", str(block_fd)]
+        inner += _system_binds(cfg.python_prefixes)
+        inner += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp", "--size", size]
+        inner += ["--tmpfs", "/dev/shm", "--chdir", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/"]
+        return [*inner, "--", *cmd]
+    if cfg.layer == UNSHARE:
+        ns = [
+            cfg.unshare,
+            "--pid",
+            "--net",
+            "--mount",
+            "--ipc",
+            "--uts",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+        ]
+        if not cfg.root:
+            ns[1:1] = ["--user", "--map-root-user"]
+        kb = max(tmpfs_bytes // 1024, 64)
+        mounts = [f"mount -t tmpfs -o size={kb}k,mode=1777 tmpfs /tmp"]
+        for d in ("/var/tmp", "/dev/shm"):
+            if os.path.isdir(d):
+                mounts.append(f"mount -t tmpfs -o size={kb}k,mode=1777 tmpfs {d}")
+        for d in _hidden_dirs(cfg.python_prefixes):
+            mounts.append(f"mount -t tmpfs -o size=4k,mode=755 tmpfs {shlex.quote(d)}")
+        mounts.append("mount -o remount,bind,ro /")
+        mounts.append("cd /tmp")
+        script = " && ".join(mounts) + " || exit 98; exec " + " ".join(shlex.quote(a) for a in [*drop, *cmd])
+        argv = [*ns, "--", cfg.sh, "-c", script]
+    else:
+        argv = [*drop, *cmd]
+    # The launcher: join the cgroups while still privileged, then exec the layer. One /bin/sh, ~1 ms.
+    # (The stack limit stays as it is at exec: glibc sizes default thread stacks from it. Test
+    # processes raise their own soft limit instead, for deep recursion on the main thread.)
+    pre = [f"echo $$ > {shlex.quote(f)}" for f in (slot.procs_files() if slot else [])]
+    script = (" && ".join(pre) + " || exit 97; ") if pre else ""
+    script += 'exec "$@"'
+    return [cfg.sh, "-c", script, "sh", *argv]
+
+
+def popen_kwargs(cfg: Config) -> dict[str, Any]:
+    """Extra subprocess.Popen arguments: bubblewrap is started directly as uid/gid 65534 when root."""
+    if cfg.layer == BUBBLEWRAP and cfg.drop_uid:
+        return {"user": NOBODY, "group": NOBODY, "extra_groups": []}
+    return {}
+
+
+def compile_runner(python: str) -> str:
+    """The runner compiled by the sandbox's own interpreter (marshal is version specific): saves the
+    parse on every start. Empty string when that fails (the source is used instead)."""
+    code = (
+        "import marshal, binascii, sys; "
+        "sys.stdout.write(binascii.b2a_base64(marshal.dumps(compile(sys.stdin.read(), 'runner.py', 'exec')), "
+        "newline=False).decode())"
+    )
+    try:
+        res = subprocess.run(
+            [python, "-I", "-S", "-c", code],
+            input=RUNNER_SOURCE,
+            capture_output=True,
+            text=True,
+            env={},
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return res.stdout.strip() if res.returncode == 0 else ""
