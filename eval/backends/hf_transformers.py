@@ -2,7 +2,9 @@
 checkpoints where starting vLLM is not worth it. torch and transformers are imported lazily.
 
 Requests are batched by seed: ``torch.manual_seed(seed)`` before each batch makes a repeat
-reproducible on the same hardware (not bit-identical to vLLM's sampler).
+reproducible on the same hardware and batch size (not bit-identical to vLLM's sampler). Sampling uses
+the request's temperature and top_p only, as vLLM's ``SamplingParams`` does: transformers' default
+top-k of 50 (and a model's own top_k / repetition_penalty) are switched off.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class TransformersModel:
                 tokenizer.pad_token = tokenizer.eos_token
             dtype = self.dtype if self.dtype == "auto" else getattr(torch, self.dtype)
             model = AutoModelForCausalLM.from_pretrained(
-                self.model_id, torch_dtype=dtype, trust_remote_code=self.trust_remote_code
+                self.model_id, dtype=dtype, trust_remote_code=self.trust_remote_code
             )
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
             self._loaded = (tokenizer, model.to(device).eval())
@@ -58,6 +60,8 @@ class TransformersModel:
         import torch
 
         tokenizer, model = self._load()
+        eos = model.generation_config.eos_token_id
+        stop_ids = {tokenizer.eos_token_id, *(eos if isinstance(eos, list) else [eos])} - {None}
         groups: dict[tuple, list[GenerationRequest]] = defaultdict(list)
         for request in requests:
             s = request.sampling
@@ -77,17 +81,21 @@ class TransformersModel:
                         do_sample=sample,
                         temperature=temperature if sample else None,
                         top_p=top_p if sample else None,
+                        top_k=0 if sample else None,
+                        repetition_penalty=1.0,
                         max_new_tokens=max_new,
                         pad_token_id=tokenizer.pad_token_id,
                     )
                 prompt_len = encoded["input_ids"].shape[1]
-                for request, row in zip(batch, out, strict=True):
-                    new = row[prompt_len:]
-                    ids = [t for t in new.tolist() if t != tokenizer.pad_token_id]
-                    stopped = tokenizer.eos_token_id in new.tolist()
+                prompt_counts = encoded["attention_mask"].sum(dim=1).tolist()
+                for request, row, n_prompt in zip(batch, out, prompt_counts, strict=True):
+                    # a row ends at its first stop token (kept, as vLLM counts it); generate pads after it
+                    new = row[prompt_len:].tolist()
+                    end = next((i + 1 for i, t in enumerate(new) if t in stop_ids), None)
+                    ids = new[:end]
                     yield request, Generation(
                         content=tokenizer.decode(ids, skip_special_tokens=True),
-                        finish_reason="stop" if stopped or len(ids) < max_new else "length",
-                        prompt_tokens=int(encoded["attention_mask"][0].sum()),
+                        finish_reason="length" if end is None else "stop",
+                        prompt_tokens=int(n_prompt),
                         completion_tokens=len(ids),
                     )
