@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._memory import RssSampler  # noqa: E402
 from curation.testing.fake_teacher import (  # noqa: E402
     fetch_stats,
     reset_teacher,
@@ -34,6 +35,9 @@ from curation.testing.fake_teacher import (  # noqa: E402
 )
 
 CONCURRENCY = 64
+# On a 2-core machine the teacher gets one core and every client (bare loop, engine, Curator) the
+# other: each side is measured on the same single core, and other work on the machine disturbs less.
+SERVER_CPU, CLIENT_CPU = 1, 0
 
 
 def prompts(n: int, tag: str = "") -> list[str]:
@@ -116,39 +120,6 @@ def engine_job(args: list[str]) -> None:
         ),
         flush=True,
     )
-
-
-class RssSampler:
-    """Peak anonymous and file-backed RSS, sampled every 20 ms from /proc/self/status.
-
-    ru_maxrss counts pages of memory-mapped Arrow files that were read (clean page cache the kernel
-    reclaims at will) together with the heap; the anonymous part is what the process really holds.
-    """
-
-    def __init__(self) -> None:
-        import threading
-
-        self.peak_anon_mb = self.peak_file_mb = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("RssAnon:"):
-                    self.peak_anon_mb = max(self.peak_anon_mb, int(line.split()[1]) / 1024)
-                elif line.startswith("RssFile:"):
-                    self.peak_file_mb = max(self.peak_file_mb, int(line.split()[1]) / 1024)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self._sample()
-
-    def stop(self) -> None:
-        self._sample()
-        self._stop.set()
-        self._thread.join()
 
 
 def run_engine(base_url: str, work: Path, n: int, concurrency: int, tag: str) -> dict:
@@ -237,7 +208,7 @@ def throughput(n: int, work: Path, rounds: int = 3) -> dict:
     The machine is shared, so single runs are noisy; alternating and taking each side's best
     compares the two under the same (least disturbed) conditions.
     """
-    proc, base_url = start_fake_teacher_process(answer_bytes=2048, latency_ms=0)
+    proc, base_url = start_fake_teacher_process(cpu=SERVER_CPU, answer_bytes=2048, latency_ms=0)
     bare_runs: list[float] = []
     engine_runs: list[float] = []
     try:
@@ -267,7 +238,7 @@ def throughput(n: int, work: Path, rounds: int = 3) -> dict:
 
 
 def latency_bound(n: int, work: Path) -> dict:
-    proc, base_url = start_fake_teacher_process(answer_bytes=2048, latency_ms=200)
+    proc, base_url = start_fake_teacher_process(cpu=SERVER_CPU, answer_bytes=2048, latency_ms=200)
     try:
         engine = run_engine(base_url, work / "latency", n, 200, "lat-")
     finally:
@@ -284,7 +255,7 @@ def latency_bound(n: int, work: Path) -> dict:
 
 
 def memory_and_cached(small: int, large: int, work: Path) -> dict:
-    proc, base_url = start_fake_teacher_process(answer_bytes=2048, latency_ms=0)
+    proc, base_url = start_fake_teacher_process(cpu=SERVER_CPU, answer_bytes=2048, latency_ms=0)
     try:
         first_small = run_engine(base_url, work / "mem-small", small, CONCURRENCY, "mem-")
         first_large = run_engine(base_url, work / "mem-large", large, CONCURRENCY, "mem-")
@@ -313,7 +284,7 @@ def memory_and_cached(small: int, large: int, work: Path) -> dict:
 def kills(n: int, n_kills: int, work: Path, seed: int = 0) -> dict:
     import datasets
 
-    proc, base_url = start_fake_teacher_process(answer_bytes=2048, latency_ms=0)
+    proc, base_url = start_fake_teacher_process(cpu=SERVER_CPU, answer_bytes=2048, latency_ms=0)
     rng = random.Random(seed)
     job_dir = work / "kills"
     window = CONCURRENCY  # requests actually in flight are capped by max_concurrency
@@ -345,6 +316,12 @@ def kills(n: int, n_kills: int, work: Path, seed: int = 0) -> dict:
     }
 
 
+def pin_clients() -> None:
+    """Pin this process (and so the engine and Curator subprocesses it starts) to the client core."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {CLIENT_CPU})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
@@ -352,6 +329,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
+    pin_clients()
     work = Path(tempfile.mkdtemp(prefix="thoughtmill-bench-"))
     results: dict = {}
     try:

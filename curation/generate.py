@@ -8,13 +8,11 @@ The replay key is the problem text, so recorded traces are matched by problem.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from curation.engine import LLM, Response
+from curation.engine.backends.base import split_think
 from curation.prompts import generation_messages
-
-_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
 
 #: Columns the generation stage adds to every problem row.
 GENERATED_COLUMNS = (
@@ -32,10 +30,8 @@ def split_reasoning(content: str, reasoning: str | None) -> tuple[str, str]:
     """(reasoning, solution): the API's reasoning field, else an inline leading ``<think>`` block."""
     if reasoning:
         return reasoning, content
-    match = _THINK.match(content or "")
-    if match:
-        return match.group(1).strip(), content[match.end() :]
-    return "", content or ""
+    thought, solution = split_think(content or "")
+    return thought or "", solution
 
 
 class GenerateTraces(LLM):
