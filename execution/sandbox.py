@@ -421,12 +421,18 @@ def _system_binds(prefixes: list[str]) -> list[str]:
     return args
 
 
+#: directories the unshare layer covers with a fresh tmpfs before hiding anything else
+_PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
 def _hidden_dirs(prefixes: list[str]) -> list[str]:
     hide = []
     extra = [str(Path.cwd()), str(Path(__file__).resolve().parents[1])]
     for d in ["/home", "/root", "/work", "/mnt", "/media", "/srv", "/run", "/opt", "/var/lib", *extra]:
-        if not os.path.isdir(d) or d in ("/", "/usr", "/tmp"):
+        if not os.path.isdir(d) or d in ("/", "/usr"):
             continue
+        if any(d == t or d.startswith(t + "/") for t in _PRIVATE_TMPFS):
+            continue  # already hidden under the sandbox's own tmpfs (a checkout under /tmp, say)
         if any(pre == d or pre.startswith(d.rstrip("/") + "/") for pre in prefixes):
             continue  # the interpreter lives there
         if any(d.startswith(h.rstrip("/") + "/") for h in hide):
@@ -629,7 +635,7 @@ def build_argv(
             ns[1:1] = ["--user", "--map-root-user"]
         kb = max(tmpfs_bytes // 1024, 64)
         mounts = [f"mount -t tmpfs -o size={kb}k,mode=1777 tmpfs /tmp"]
-        for d in ("/var/tmp", "/dev/shm"):
+        for d in _PRIVATE_TMPFS[1:]:
             if os.path.isdir(d):
                 mounts.append(f"mount -t tmpfs -o size={kb}k,mode=1777 tmpfs {d}")
         for d in _hidden_dirs(cfg.python_prefixes):
