@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from tests.vllm.harness import REPO_ROOT, build_tiny_model, find_vllm_python, vllm_env
+from tests.vllm.harness import (
+    REPO_ROOT,
+    build_tiny_model,
+    find_vllm_python,
+    read_generations,
+    read_results,
+    vllm_env,
+)
 from training.environment import find_train_python
 
 pytestmark = pytest.mark.slow
@@ -84,16 +91,7 @@ def run_eval(python: Path, model: Path, output: Path, *extra: str) -> dict[str, 
     _run(python, ["-m", "eval.cli", "--backend", "transformers", "--model", str(model), "--model-name", "tiny",
                   "--tasks", "AIME24", "--data", f"AIME24={FIXTURE}", "--seed", "0", "--dtype", "float32",
                   "--batch-size", str(BATCH), "--output", str(output), *extra])
-    files = sorted((output / "tiny").glob("results_*.json"))
-    assert len(files) == 1, files
-    return json.loads(files[0].read_text())
-
-
-def generations(output: Path) -> list[dict[str, Any]]:
-    lines = []
-    for path in sorted((output / "tiny" / "generations" / "AIME24").glob("generations*.jsonl")):
-        lines += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return sorted(lines, key=lambda r: (r["example_index"], r["repeat"]))
+    return read_results(output)
 
 
 # the prompt length of each saved request, counted by the model's tokenizer with its chat template
@@ -123,7 +121,7 @@ def test_transformers_backend_results_repeats_and_rescore(hf_python: Path, tiny_
     assert saved["config"]["model_args"]["batch_size"] == BATCH
     assert saved["config"]["task_settings"]["AIME24"]["seeds"] == list(range(REPEATS))
 
-    lines = generations(tmp_path / "a")
+    lines = read_generations(tmp_path / "a")
     assert len(lines) == n * REPEATS
     assert {(r["repeat"], r["sampling"]["seed"]) for r in lines} == {(i, i) for i in range(REPEATS)}
     for r in lines:
@@ -144,7 +142,7 @@ def test_transformers_backend_results_repeats_and_rescore(hf_python: Path, tiny_
 
     # the whole run again in a fresh folder: the same samples, the same scores
     again = run_eval(hf_python, tiny_model, tmp_path / "b", *args)
-    assert [(r["content"], r["completion_tokens"]) for r in generations(tmp_path / "b")] == [
+    assert [(r["content"], r["completion_tokens"]) for r in read_generations(tmp_path / "b")] == [
         (r["content"], r["completion_tokens"]) for r in lines
     ]
     assert again["results"] == saved["results"]
@@ -179,7 +177,7 @@ def test_transformers_backend_stops_at_eos(hf_python: Path, tiny_model: Path, tm
     model; rows that reach it end there ("stop", the stop token counted), the others run to the limit."""
     base = run_eval(hf_python, tiny_model, tmp_path / "greedy", "--repeats", "1", "--temperature", "0",
                     "--max-new-tokens", str(MAX_NEW), "--batch-size", "8")
-    lines = generations(tmp_path / "greedy")
+    lines = read_generations(tmp_path / "greedy")
     assert base["results"]["AIME24"]["num_repeat"] == 1
     gen_file = tmp_path / "requests.jsonl"
     gen_file.write_text("".join(json.dumps(r) + "\n" for r in lines))
@@ -197,7 +195,7 @@ def test_transformers_backend_stops_at_eos(hf_python: Path, tiny_model: Path, tm
 
     run_eval(hf_python, model, tmp_path / "stop", "--repeats", "1", "--temperature", "0",
              "--max-new-tokens", str(MAX_NEW), "--batch-size", "8")
-    stopped = generations(tmp_path / "stop")
+    stopped = read_generations(tmp_path / "stop")
     for r, ids, prefixes, full in zip(stopped, ref["ids"], ref["prefixes"], lines, strict=True):
         if stop in ids:
             end = ids.index(stop) + 1

@@ -47,8 +47,16 @@ def train_python() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(train_python) -> Path:
     """The shared tiny Qwen2 model, built once and cached under .cache/tiny-model/ (hash-checked)."""
+    info = last_json(
+        run_train_python(train_python, "-m", "training.tiny_model", str(TINY_MODEL_DIR), "--corpus", str(FIXTURE))
+    )
+    return Path(info["path"])
+
+
+def run_train_python(train_python: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the train environment's python from the repo root; fail the test on a non-zero exit."""
     proc = subprocess.run(
-        [str(train_python), "-m", "training.tiny_model", str(TINY_MODEL_DIR), "--corpus", str(FIXTURE)],
+        [str(train_python), *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -56,6 +64,11 @@ def tiny_model(train_python) -> Path:
         timeout=300,
         check=False,
     )
-    assert proc.returncode == 0, f"tiny model build failed:\n{proc.stderr[-3000:]}"
-    info = json.loads(proc.stdout.strip().splitlines()[-1])
-    return Path(info["path"])
+    assert proc.returncode == 0, f"{args[:2]} failed in the train environment:\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def last_json(proc: subprocess.CompletedProcess[str]) -> dict:
+    """The JSON object a helper script prints as its last line."""
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+

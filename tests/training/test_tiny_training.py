@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 
 import pytest
 from typer.testing import CliRunner
 
 from training import recipes
 from training.cli import app
-from training.environment import REPO_ROOT, subprocess_env
 from training.export import export
 
-from .conftest import FIXTURE
+from .conftest import FIXTURE, last_json, run_train_python
 
 RELOAD = """
 import json, math, sys, torch
@@ -58,17 +56,7 @@ def test_tiny_model_trains_with_llamafactory(tmp_path, verified_dir, tiny_model,
     assert losses[-1] < losses[0], f"loss did not go down over 5 steps: {losses}"
     assert run["checkpoints"] == [str(tmp_path / "out" / "checkpoint-5")]
 
-    proc = subprocess.run(
-        [str(train_python), "-c", RELOAD, run["checkpoints"][0], str(tiny_model)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=subprocess_env(),
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    reloaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    reloaded = last_json(run_train_python(train_python, "-c", RELOAD, run["checkpoints"][0], str(tiny_model)))
     assert math.isfinite(reloaded["loss"]) and reloaded["changed"], reloaded
     assert reloaded["vocab"] == reloaded["tok"]
 
@@ -87,16 +75,7 @@ app(["export", src, out + "/cut", "--tokenizer", tok, "--max-tokens", str(cut)],
 @pytest.mark.train
 def test_export_measures_tokens_with_the_students_tokenizer(tmp_path, verified_dir, tiny_model, train_python):
     """`train export --tokenizer` in the train environment (it has transformers): tokens, long rows dropped."""
-    proc = subprocess.run(
-        [str(train_python), "-c", TOKEN_EXPORTS, str(verified_dir), str(tmp_path), str(tiny_model)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=subprocess_env(),
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_train_python(train_python, "-c", TOKEN_EXPORTS, str(verified_dir), str(tmp_path), str(tiny_model))
     full = json.loads((tmp_path / "all" / "thoughtmill_verified.summary.json").read_text())["length"]
     assert full["unit"] == "tokens" and full["tokenizer"] == str(tiny_model) and full["chat_template"] is True
     assert full["count"] == 24 and sum(b["count"] for b in full["histogram"]) == 24

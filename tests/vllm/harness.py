@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ENV_VAR = "THOUGHTMILL_VLLM_PYTHON"
 VENV_NAME = ".venv-vllm"
@@ -225,3 +226,19 @@ class VLLMServer:
             return self.log_path.read_text(errors="replace")[-chars:]
         except OSError:
             return "<no log>"
+
+
+def read_results(output: Path, model_name: str = "tiny") -> dict[str, Any]:
+    """The one Evalchemy results file an evaluator run wrote under ``output/<model_name>/``."""
+    files = sorted((output / model_name).glob("results_*.json"))
+    assert len(files) == 1, files
+    return json.loads(files[0].read_text())
+
+
+def read_generations(output: Path, task: str = "AIME24", model_name: str = "tiny") -> list[dict[str, Any]]:
+    """Every saved generation of ``task``, ordered by (example, repeat)."""
+    lines = []
+    for path in sorted((output / model_name / "generations" / task).glob("generations*.jsonl")):
+        lines += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return sorted(lines, key=lambda r: (r["example_index"], r["repeat"]))
+

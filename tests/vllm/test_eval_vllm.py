@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .harness import REPO_ROOT, vllm_env
+from .harness import REPO_ROOT, read_generations, read_results, vllm_env
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -68,16 +68,7 @@ def run_eval(python: Path, model: Path, fixture: Path, output: Path) -> dict[str
     assert proc.returncode == 0, (
         f"eval failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     )
-    files = sorted((output / "tiny").glob("results_*.json"))
-    assert len(files) == 1, files
-    return json.loads(files[0].read_text())
-
-
-def generations(output: Path) -> list[dict[str, Any]]:
-    lines = []
-    for path in sorted((output / "tiny" / "generations" / "AIME24").glob("generations*.jsonl")):
-        lines += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return sorted(lines, key=lambda r: (r["example_index"], r["repeat"]))
+    return read_results(output)
 
 
 def test_eval_vllm_backend_results_repeats_and_rescore(
@@ -101,7 +92,7 @@ def test_eval_vllm_backend_results_repeats_and_rescore(
         )
     assert saved["config"]["model_args"]["backend"] == "vllm"
 
-    lines = generations(tmp_path / "a")
+    lines = read_generations(tmp_path / "a")
     assert len(lines) == n * REPEATS
     assert {(r["repeat"], r["sampling"]["seed"]) for r in lines} == {(i, i) for i in range(REPEATS)}
     for r in lines:
@@ -112,7 +103,7 @@ def test_eval_vllm_backend_results_repeats_and_rescore(
 
     # the whole run again in a fresh folder: the same samples, the same scores
     again = run_eval(vllm_python, tiny_model, fixture, tmp_path / "b")
-    assert [r["content"] for r in generations(tmp_path / "b")] == [r["content"] for r in lines]
+    assert [r["content"] for r in read_generations(tmp_path / "b")] == [r["content"] for r in lines]
     assert again["results"] == saved["results"]
 
     # re-scoring the saved outputs here, in the main env, with no vllm and no model
