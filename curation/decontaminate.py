@@ -7,6 +7,8 @@ Two configurable tests, run against an index of the (small) benchmark side:
 - ``ngram``: any word n-gram (13 by default) shared with a benchmark problem, looked up in a sorted
   array of 64-bit n-gram hashes; it also catches a benchmark problem embedded in a longer text.
 Counts are per benchmark (a row matching two benchmarks counts in both) plus the total dropped.
+The dataset is read ``CHUNK_ROWS`` rows at a time and candidate pairs are verified in bounded
+batches, so memory does not grow with the set (one flag per row excepted).
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ import pyarrow.compute as pc
 from curation.dedup import (
     BANDS,
     DEFAULT_THRESHOLD,
+    PAIR_BATCH,
     ROWS,
     SHINGLE,
     band_keys,
+    chunked_column,
     minhash_signatures,
     normalize,
-    text_column,
+    ratios_at_least,
     utf8_buffers,
-    verify_pairs,
 )
 from curation.errors import ConfigError, InputError
 from curation.sources.base import HubSpec, read_local
@@ -214,47 +217,49 @@ def ngram_hashes(texts: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 # -- the stage -------------------------------------------------------------------------------------
 
-
-def _fuzzy_hits(
-    texts: pa.Array, bench: pa.Array, threshold: float, bands: int, rows: int, seed: int
-) -> np.ndarray:
-    """Dataset rows with ``fuzz.ratio`` >= threshold to some benchmark text (LSH candidates, verified)."""
-    num_perm = bands * rows
-    row_keys = band_keys(
-        minhash_signatures(texts, num_perm=num_perm, shingle=SHINGLE, seed=seed), bands, rows
-    )
-    bench_keys = band_keys(
-        minhash_signatures(bench, num_perm=num_perm, shingle=SHINGLE, seed=seed), bands, rows
-    )
-    left_parts, right_parts = [], []
-    for band in range(bands):
-        order = np.argsort(bench_keys[:, band], kind="stable")
-        sorted_keys = bench_keys[order, band]
-        lo = np.searchsorted(sorted_keys, row_keys[:, band], side="left")
-        hi = np.searchsorted(sorted_keys, row_keys[:, band], side="right")
-        counts = hi - lo
-        hit_rows = np.flatnonzero(counts)
-        if len(hit_rows) == 0:
-            continue
-        reps = counts[hit_rows]
-        left_parts.append(np.repeat(hit_rows, reps))
-        offsets = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-        right_parts.append(order[np.repeat(lo[hit_rows], reps) + offsets])
-    if not left_parts:
-        return np.zeros(0, dtype=np.int64)
-    codes = np.unique(np.concatenate(left_parts) * len(bench) + np.concatenate(right_parts))
-    left, right = codes // len(bench), codes % len(bench)
-    mask = verify_pairs(texts, left, right, threshold, other=bench)
-    return np.unique(left[mask])
+CHUNK_ROWS = 20_000
 
 
-def _ngram_hits(texts: pa.Array, bench: pa.Array, n: int) -> np.ndarray:
-    bench_hashes = np.unique(ngram_hashes(bench, n)[0])
-    hits: list[np.ndarray] = []
-    for start in range(0, len(texts), 20_000):
-        hashes, rows = ngram_hashes(texts.slice(start, 20_000), n)
-        hits.append(np.unique(rows[np.isin(hashes, bench_hashes)]) + start)
-    return np.unique(np.concatenate(hits)) if hits else np.zeros(0, dtype=np.int64)
+class BenchmarkIndex:
+    """One benchmark's texts, band keys (sorted per band) and n-gram hashes, built once."""
+
+    def __init__(self, texts: pa.Array, *, bands: int, rows: int, seed: int, ngram: int) -> None:
+        self.texts = texts.to_pylist()
+        self.bands, self.rows, self.seed, self.ngram = bands, rows, seed, ngram
+        keys = band_keys(minhash_signatures(texts, num_perm=bands * rows, shingle=SHINGLE, seed=seed), bands, rows)
+        self.order = np.argsort(keys, axis=0, kind="stable")
+        self.sorted_keys = np.take_along_axis(keys, self.order, axis=0)
+        self.ngrams = np.unique(ngram_hashes(texts, ngram)[0])
+
+    def fuzzy_hits(self, texts: list[str], keys: np.ndarray, threshold: float) -> np.ndarray:
+        """Mask of chunk rows with ``fuzz.ratio`` >= threshold to a benchmark text sharing a bucket."""
+        hit = np.zeros(len(texts), dtype=bool)
+        for band in range(self.bands):
+            column = self.sorted_keys[:, band]
+            lo = np.searchsorted(column, keys[:, band], side="left")
+            counts = np.searchsorted(column, keys[:, band], side="right") - lo
+            todo = np.flatnonzero((counts > 0) & ~hit)
+            # Slices of rows whose pairs number at most PAIR_BATCH (one row's bucket may exceed it alone).
+            ends = np.cumsum(counts[todo])
+            start = 0
+            while start < len(todo):
+                stop = max(start + 1, int(np.searchsorted(ends, ends[start] - counts[todo[start]] + PAIR_BATCH, "right")))
+                part = todo[start:stop]
+                reps = counts[part]
+                left = np.repeat(part, reps)
+                offsets = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+                right = self.order[np.repeat(lo[part], reps) + offsets, band]
+                ok = ratios_at_least([texts[i] for i in left.tolist()], [self.texts[j] for j in right.tolist()], threshold)
+                hit[left[ok]] = True
+                start = stop
+        return hit
+
+    def ngram_hits(self, texts: pa.Array) -> np.ndarray:
+        """Mask of chunk rows sharing a word n-gram with the benchmark."""
+        hashes, rows = ngram_hashes(texts, self.ngram)
+        hit = np.zeros(len(texts), dtype=bool)
+        hit[rows[np.isin(hashes, self.ngrams)]] = True
+        return hit
 
 
 def decontaminate(
@@ -280,26 +285,36 @@ def decontaminate(
     stats = DecontaminationStats(input=len(ds), method=method)
     if len(ds) == 0:
         return ds, stats
-    texts = normalize(text_column(ds, column))
-    contaminated = np.zeros(len(ds), dtype=bool)
+    source = chunked_column(ds, column)
+    indexes: dict[str, BenchmarkIndex] = {}
     for name, problems in benchmarks.items():
         stats.benchmark_sizes[name] = len(problems)
-        if not problems:
-            stats.by_benchmark[name] = 0
-            continue
-        bench = normalize(pa.array(list(problems), pa.string()))
-        hit = np.zeros(len(ds), dtype=bool)
-        if method in ("fuzzy", "both"):
-            hit[_fuzzy_hits(texts, bench, threshold, bands, rows, seed)] = True
-        if method in ("ngram", "both"):
-            hit[_ngram_hits(texts, bench, ngram)] = True
-        stats.by_benchmark[name] = int(hit.sum())
-        contaminated |= hit
+        stats.by_benchmark[name] = 0
+        if problems:
+            bench = normalize(pa.array(list(problems), pa.string()))
+            indexes[name] = BenchmarkIndex(bench, bands=bands, rows=rows, seed=seed, ngram=ngram)
+    contaminated = np.zeros(len(ds), dtype=bool)
+    for start in range(0, len(ds), CHUNK_ROWS):
+        texts = normalize(pc.fill_null(source.slice(start, CHUNK_ROWS).combine_chunks(), ""))
+        strings = texts.to_pylist() if method in ("fuzzy", "both") else []
+        keys = (
+            band_keys(minhash_signatures(texts, num_perm=bands * rows, shingle=SHINGLE, seed=seed), bands, rows)
+            if strings
+            else None
+        )
+        for name, index in indexes.items():
+            hit = np.zeros(len(texts), dtype=bool)
+            if keys is not None:
+                hit |= index.fuzzy_hits(strings, keys, threshold)
+            if method in ("ngram", "both"):
+                hit |= index.ngram_hits(texts)
+            stats.by_benchmark[name] += int(hit.sum())
+            contaminated[start : start + len(texts)] |= hit
     keep = np.flatnonzero(~contaminated)
     stats.dropped = int(contaminated.sum())
     stats.kept = len(keep)
     if stats.dropped and "source" in ds.column_names:
-        sources = text_column(ds, "source").take(pa.array(np.flatnonzero(contaminated)))
+        sources = chunked_column(ds, "source").take(pa.array(np.flatnonzero(contaminated)))
         stats.dropped_by_source = {i["values"].as_py(): i["counts"].as_py() for i in pc.value_counts(sources)}
     stats.seconds = round(time.perf_counter() - started, 3)
     log.info("decontamination: %s", stats.to_dict())

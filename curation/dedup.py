@@ -7,10 +7,15 @@ rows make 1.5e10 pairs. Here the ratio is only computed for candidate pairs: tex
 and each candidate pair is verified with the same fuzzy ratio. A row is dropped when it matches an
 earlier row (the published rule). Blocking can miss a pair the all-pairs loop would find (rarely, for
 pairs at the threshold with edits spread evenly); ``bands``/``rows`` trade recall for speed.
+
+Memory is bounded whatever the data: texts are normalised in chunks (only keys, lengths and a digest
+per row stay), candidate pairs are produced band by band and verified in batches of ``PAIR_BATCH``
+with "earlier row wins" applied as they go, and an oversized bucket is verified in tiles.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -30,9 +35,13 @@ DEFAULT_THRESHOLD = 95.0
 SHINGLE = 5
 BANDS = 20
 ROWS = 3
-#: Buckets larger than this are verified as one block with ``rapidfuzz.process.cdist``.
+#: Buckets larger than this are split by further bands, then verified as a block (in tiles).
 MAX_PAIR_BUCKET = 64
-_CHUNK_ROWS = 20_000
+#: Candidate pairs materialised and verified at once; the side of a block tile.
+PAIR_BATCH = 50_000
+BLOCK = 512
+_CHUNK_ROWS = 4096
+_SHINGLE_BYTES = 1 << 19
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -121,14 +130,20 @@ def minhash_signatures(
         raise ConfigError(f"shingle size must be 1..8 bytes, got {shingle}")
     a, b = _permutations(num_perm, seed)
     out = np.empty((len(texts), num_perm), dtype=np.uint32)
-    for start in range(0, len(texts), _CHUNK_ROWS):
-        chunk = texts.slice(start, _CHUNK_ROWS)
+    # Chunks of about _SHINGLE_BYTES of text: the shingle arrays cost ~40 bytes per text byte.
+    cumulative = np.cumsum(pc.binary_length(texts).fill_null(0).to_numpy(zero_copy_only=False))
+    start = 0
+    while start < len(texts):
+        before = cumulative[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(cumulative, before + _SHINGLE_BYTES, side="right")))
+        chunk = texts.slice(start, stop - start)
         hashed, starts = _shingle_hashes(chunk, shingle)
         scratch = np.empty_like(hashed)
         for p in range(num_perm):
             np.multiply(hashed, a[p], out=scratch)
             np.add(scratch, b[p], out=scratch)
-            out[start : start + len(chunk), p] = np.minimum.reduceat(scratch, starts)
+            out[start:stop, p] = np.minimum.reduceat(scratch, starts)
+        start = stop
     return out
 
 
@@ -147,133 +162,237 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int, groups: np.ndarray 
     return keys
 
 
-# -- candidates and verification -------------------------------------------------------------------
+# -- candidates and verification, in bounded batches ------------------------------------------------
 
 
-def _runs(order: np.ndarray, sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class TextFetcher:
+    """Normalised texts of any rows, fetched on demand from the (memory-mapped) column.
+
+    Holding every normalised text would cost anonymous memory linear in the set; a batch of candidate
+    pairs needs only its own rows' texts.
+    """
+
+    def __init__(self, column: pa.ChunkedArray | pa.Array, rows: np.ndarray | None = None) -> None:
+        self.column = column
+        self.rows = rows
+
+    def __call__(self, idx: np.ndarray) -> list[str]:
+        positions = self.rows[idx] if self.rows is not None else idx
+        return normalize(pc.fill_null(self.column.take(pa.array(positions, pa.int64())), "")).to_pylist()
+
+
+def ratios_at_least(left: list[str], right: list[str], threshold: float) -> np.ndarray:
+    """Element-wise ``fuzz.ratio(left[k], right[k]) >= threshold`` (rapidfuzz's C loop, no Python per pair)."""
+    if not left:
+        return np.zeros(0, dtype=bool)
+    scores = process.cpdist(left, right, scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.float32)
+    return np.asarray(scores) >= threshold
+
+
+class NearDuplicateFinder:
+    """Applies "a row matching an earlier row is dropped" to candidate pairs as they are produced.
+
+    Pairs are buffered up to ``PAIR_BATCH``, de-duplicated and verified together. A pair whose later
+    row is already dropped is never verified (one match settles that row). A non-matching pair that
+    shares buckets in several bands may be verified once per band; on realistic and on degenerate
+    texts that is ~4% of the work, cheaper than remembering every failed pair. Memory is therefore
+    bounded whatever the buckets look like.
+    """
+
+    def __init__(
+        self,
+        fetch: TextFetcher,
+        lengths: np.ndarray,
+        threshold: float,
+        groups: np.ndarray | None,
+        stats: DedupStats,
+    ) -> None:
+        self.fetch = fetch
+        self.lengths = lengths
+        self.threshold = threshold
+        self.groups = groups
+        self.stats = stats
+        self.n = len(lengths)
+        self.dropped = np.zeros(self.n, dtype=bool)
+        self._pending: list[np.ndarray] = []
+        self._pending_size = 0
+        self._blocks_done: set[bytes] = set()
+
+    def add(self, left: np.ndarray, right: np.ndarray) -> None:
+        """Queue pairs (``left`` < ``right``, element-wise) for verification."""
+        keep = ~self.dropped[right]
+        keep &= 200.0 * np.minimum(self.lengths[left], self.lengths[right]) >= self.threshold * np.maximum(
+            self.lengths[left] + self.lengths[right], 1
+        )  # the ratio can't beat this length bound
+        if self.groups is not None:
+            keep &= self.groups[left] == self.groups[right]
+        if not keep.any():
+            return
+        self._pending.append(left[keep].astype(np.int64) * self.n + right[keep])
+        self._pending_size += int(keep.sum())
+        if self._pending_size >= PAIR_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        codes = _sorted_unique(np.concatenate(self._pending))
+        self._pending, self._pending_size = [], 0
+        codes = codes[~self.dropped[codes % self.n]]
+        if len(codes) == 0:
+            return
+        left, right = codes // self.n, codes % self.n
+        rows, inverse = np.unique(np.concatenate((left, right)), return_inverse=True)
+        texts = self.fetch(rows)
+        a = [texts[k] for k in inverse[: len(codes)].tolist()]
+        b = [texts[k] for k in inverse[len(codes) :].tolist()]
+        hit = ratios_at_least(a, b, self.threshold)
+        self.stats.candidate_pairs += len(codes)
+        self.stats.verified_pairs += int(hit.sum())
+        self.dropped[right[hit]] = True
+
+    def block(self, members: np.ndarray) -> None:
+        """Verify every pair of an oversized bucket, tile by tile (``BLOCK`` x ``BLOCK`` ratios at once)."""
+        members = np.sort(members)
+        digest = hashlib.blake2b(members.tobytes(), digest_size=16).digest()
+        if digest in self._blocks_done:  # the same bucket in another band
+            return
+        self._blocks_done.add(digest)
+        self.flush()
+        for r0 in range(0, len(members), BLOCK):
+            later = members[r0 : r0 + BLOCK]
+            later = later[~self.dropped[later]]
+            if len(later) == 0:
+                continue
+            later_texts = self.fetch(later)
+            found = np.zeros(len(later), dtype=bool)
+            for c0 in range(0, r0 + BLOCK, BLOCK):
+                earlier = members[c0 : min(c0 + BLOCK, r0 + BLOCK)]
+                scores = process.cdist(
+                    later_texts, self.fetch(earlier), scorer=fuzz.ratio, score_cutoff=self.threshold, dtype=np.float32
+                )
+                ok = (scores >= self.threshold) & (earlier[None, :] < later[:, None])
+                if self.groups is not None:
+                    ok &= self.groups[earlier][None, :] == self.groups[later][:, None]
+                self.stats.candidate_pairs += int((earlier[None, :] < later[:, None]).sum())
+                self.stats.verified_pairs += int(ok.sum())
+                found |= ok.any(axis=1)
+            self.dropped[later[found]] = True
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting (numpy's hash-based unique is several times slower on int64 codes)."""
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
+
+
+def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
-    return starts, np.diff(np.concatenate((starts, [len(order)])))
+    return starts, np.diff(np.concatenate((starts, [len(sorted_keys)])))
 
 
 def _emit_runs(
-    order: np.ndarray, sorted_keys: np.ndarray, n: int, max_bucket: int, codes: list[np.ndarray]
+    order: np.ndarray, sorted_keys: np.ndarray, max_bucket: int, finder: NearDuplicateFinder
 ) -> list[np.ndarray]:
-    """Append the pair codes of every run of equal keys up to ``max_bucket``; return the larger runs."""
-    starts, sizes = _runs(order, sorted_keys)
-    for size in np.unique(sizes[(sizes >= 2) & (sizes <= max_bucket)]):
-        members = order[starts[sizes == size][:, None] + np.arange(size)]
-        left, right = np.triu_indices(int(size), 1)
-        i, j = members[:, left].ravel(), members[:, right].ravel()
-        codes.append(np.minimum(i, j).astype(np.int64) * n + np.maximum(i, j))
-    return [
-        order[s : s + z] for s, z in zip(starts[sizes > max_bucket], sizes[sizes > max_bucket], strict=True)
-    ]
+    """Hand the pairs of every run of equal keys up to ``max_bucket`` to the finder (at most
+    ``PAIR_BATCH`` pairs materialised at once); return the larger runs."""
+    starts, sizes = _runs(sorted_keys)
+    for size in np.unique(sizes[(sizes >= 2) & (sizes <= max_bucket)]).tolist():
+        left, right = np.triu_indices(size, 1)
+        run_starts = starts[sizes == size]
+        step = max(1, PAIR_BATCH // len(left))
+        for k in range(0, len(run_starts), step):
+            members = order[run_starts[k : k + step][:, None] + np.arange(size)]
+            i, j = members[:, left].ravel(), members[:, right].ravel()
+            finder.add(np.minimum(i, j), np.maximum(i, j))
+    big = sizes > max_bucket
+    return [order[s : s + z] for s, z in zip(starts[big], sizes[big], strict=True)]
 
 
-def candidate_pairs(
-    keys: np.ndarray, max_bucket: int = MAX_PAIR_BUCKET, refine: int = 3
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Pairs (as ``i * n + j`` codes, i < j) sharing a bucket in any band, plus the oversized buckets.
+def find_near_duplicates(
+    keys: np.ndarray, finder: NearDuplicateFinder, max_bucket: int = MAX_PAIR_BUCKET, refine: int = 3
+) -> np.ndarray:
+    """Rows matching an earlier row in some shared LSH bucket, band by band (mask over ``keys`` rows).
 
-    A bucket over ``max_bucket`` rows (texts whose minima all come from very common shingles) is
-    split by the next bands' keys, up to ``refine`` times, so its members are paired only when they
-    also agree elsewhere; what is still oversized is returned for block verification.
+    A bucket over ``max_bucket`` rows (texts whose minima all come from very common shingles) is split
+    by the next bands' keys, up to ``refine`` times, so its members are paired only when they also agree
+    elsewhere; what is still oversized is verified as a block, in tiles.
     """
-    n, bands = keys.shape
-    codes: list[np.ndarray] = []
-    big: dict[bytes, np.ndarray] = {}
+    bands = keys.shape[1]
     for band in range(bands):
         order = np.argsort(keys[:, band], kind="stable")
-        large = _emit_runs(order, keys[order, band], n, max_bucket, codes)
+        large = _emit_runs(order, keys[order, band], max_bucket, finder)
         for depth in range(1, min(refine, bands - 1) + 1):
             still_large: list[np.ndarray] = []
             for members in large:
                 sub = keys[members, (band + depth) % bands]
                 inner = np.argsort(sub, kind="stable")
-                still_large += _emit_runs(members[inner], sub[inner], n, max_bucket, codes)
+                still_large += _emit_runs(members[inner], sub[inner], max_bucket, finder)
             large = still_large
+        finder.flush()
         for members in large:
-            members = np.sort(members)
-            big.setdefault(members.tobytes(), members)
-    unique = np.unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.int64)
-    return unique, list(big.values())
-
-
-def verify_pairs(
-    texts: pa.Array, left: np.ndarray, right: np.ndarray, threshold: float, other: pa.Array | None = None
-) -> np.ndarray:
-    """Boolean mask of pairs whose ``fuzz.ratio`` >= threshold (``right`` indexes ``other`` when given)."""
-    other = texts if other is None else other
-    if len(left) == 0:
-        return np.zeros(0, dtype=bool)
-    len_l = pc.utf8_length(texts).to_numpy(zero_copy_only=False)[left]
-    len_r = pc.utf8_length(other).to_numpy(zero_copy_only=False)[right]
-    total = np.maximum(len_l + len_r, 1)
-    possible = 200.0 * np.minimum(len_l, len_r) / total >= threshold  # ratio can't beat the length bound
-    mask = np.zeros(len(left), dtype=bool)
-    idx = np.flatnonzero(possible)
-    if len(idx) == 0:
-        return mask
-    rows_l, inv_l = np.unique(left[idx], return_inverse=True)
-    rows_r, inv_r = np.unique(right[idx], return_inverse=True)
-    strs_l = texts.take(pa.array(rows_l)).to_pylist()
-    strs_r = other.take(pa.array(rows_r)).to_pylist()
-    ratio = fuzz.ratio
-    for k, (a, b) in enumerate(zip(inv_l.tolist(), inv_r.tolist(), strict=True)):
-        if ratio(strs_l[a], strs_r[b], score_cutoff=threshold):
-            mask[idx[k]] = True
-    return mask
-
-
-def _verify_block(texts: pa.Array, members: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    strings = texts.take(pa.array(members)).to_pylist()
-    scores = process.cdist(strings, strings, scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.float32)
-    i, j = np.nonzero(np.triu(scores >= threshold, k=1))
-    return members[i], members[j]
-
-
-def near_duplicate_pairs(
-    texts: pa.Array,
-    *,
-    threshold: float = DEFAULT_THRESHOLD,
-    bands: int = BANDS,
-    rows: int = ROWS,
-    shingle: int = SHINGLE,
-    seed: int = 0,
-    groups: np.ndarray | None = None,
-    stats: DedupStats | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Verified pairs (i < j) of normalised texts with ``fuzz.ratio`` >= threshold, found via LSH."""
-    if not 0 < threshold <= 100:
-        raise ConfigError(f"dedup threshold must be in (0, 100], got {threshold}")
-    signatures = minhash_signatures(texts, num_perm=bands * rows, shingle=shingle, seed=seed)
-    keys = band_keys(signatures, bands, rows, groups)
-    del signatures
-    codes, big_buckets = candidate_pairs(keys)
-    n = len(texts)
-    left, right = codes // max(n, 1), codes % max(n, 1)
-    mask = verify_pairs(texts, left, right, threshold)
-    found_l, found_r = [left[mask]], [right[mask]]
-    for members in big_buckets:
-        i, j = _verify_block(texts, members, threshold)
-        if groups is not None:
-            same = groups[i] == groups[j]
-            i, j = i[same], j[same]
-        found_l.append(i)
-        found_r.append(j)
-    pairs = np.unique(np.concatenate(found_l) * max(n, 1) + np.concatenate(found_r))
-    if stats is not None:
-        stats.candidate_pairs = int(len(codes) + sum(len(m) * (len(m) - 1) // 2 for m in big_buckets))
-        stats.verified_pairs = len(pairs)
-    return pairs // max(n, 1), pairs % max(n, 1)
+            finder.block(members)
+    finder.flush()
+    return finder.dropped
 
 
 # -- the stage -------------------------------------------------------------------------------------
 
 
-def _first_occurrence(keys: pa.Array) -> np.ndarray:
-    codes = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False)
-    _, first = np.unique(codes, return_index=True)
+def chunked_column(ds: datasets.Dataset, column: str) -> pa.ChunkedArray:
+    """The column as Arrow chunks straight from the (memory-mapped) table: no copy of the texts."""
+    if column not in ds.column_names:
+        raise InputError(f"dataset has no column {column!r} to compare (columns: {ds.column_names})")
+    values = ds.with_format("arrow")[column]
+    if isinstance(values, pa.Array):
+        values = pa.chunked_array([values])
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        raise InputError(f"column {column!r} must hold strings, found {values.type}")
+    return values
+
+
+def _digests(texts: pa.Array) -> np.ndarray:
+    """(rows, 2) uint64: a 128-bit hash of each text (exact duplicates share it; collisions ~2^-100)."""
+    out = np.empty((len(texts), 2), dtype=np.uint64)
+    for k, text in enumerate(texts.to_pylist()):
+        out[k] = np.frombuffer(hashlib.blake2b((text or "").encode(), digest_size=16).digest(), np.uint64)
+    return out
+
+
+def _signatures_by_chunk(
+    column: pa.ChunkedArray, groups: np.ndarray | None, bands: int, rows: int, shingle: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Band keys, normalised lengths and exact-text digests, ``_CHUNK_ROWS`` normalised texts at a time."""
+    n = len(column)
+    keys = np.empty((n, bands), dtype=np.uint64)
+    lengths = np.empty(n, dtype=np.int64)
+    digests = np.empty((n, 2), dtype=np.uint64)
+    for start in range(0, n, _CHUNK_ROWS):
+        chunk = pc.fill_null(column.slice(start, _CHUNK_ROWS).combine_chunks(), "")
+        texts = normalize(chunk)
+        stop = start + len(texts)
+        signatures = minhash_signatures(texts, num_perm=bands * rows, shingle=shingle, seed=seed)
+        keys[start:stop] = band_keys(signatures, bands, rows, groups[start:stop] if groups is not None else None)
+        lengths[start:stop] = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
+        digests[start:stop] = _digests(texts)
+    return keys, lengths, digests
+
+
+def _compact(values: np.ndarray, rows: np.ndarray, step: int = 65_536) -> np.ndarray:
+    """``values[rows]`` for sorted unique ``rows``, written in place (no second copy of the keys).
+
+    Safe because ``rows[j] >= j``: a slice only overwrites positions whose values were already moved.
+    """
+    for start in range(0, len(rows), step):
+        part = rows[start : start + step]
+        values[start : start + len(part)] = values[part]
+    return values[: len(rows)]
+
+
+def _first_occurrence(digests: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Rows whose (group, text) was not seen before, in row order."""
+    keyed = digests if groups is None else np.column_stack((digests, groups.astype(np.uint64)))
+    _, first = np.unique(keyed, axis=0, return_index=True)
     return np.sort(first)
 
 
@@ -290,34 +409,34 @@ def deduplicate(
 ) -> tuple[datasets.Dataset, DedupStats]:
     """Drop exact and near-duplicate rows of ``column``; keep the first of each group, in row order.
 
-    ``by`` (e.g. "domain") restricts comparisons to rows sharing that column's value.
+    ``by`` (e.g. "domain") restricts comparisons to rows sharing that column's value. Memory: per row a
+    few hundred bytes of keys; texts are read in chunks and fetched per batch of candidate pairs.
     """
+    if not 0 < threshold <= 100:
+        raise ConfigError(f"dedup threshold must be in (0, 100], got {threshold}")
     started = time.perf_counter()
     stats = DedupStats(input=len(ds))
     if len(ds) == 0:
         return ds, stats
-    texts = normalize(text_column(ds, column))
+    texts = chunked_column(ds, column)
     group_codes = None
-    exact_key = texts
     if by is not None:
-        group_values = text_column(ds, by)
+        group_values = pc.fill_null(chunked_column(ds, by).combine_chunks(), "")
         group_codes = pc.dictionary_encode(group_values).indices.to_numpy(zero_copy_only=False)
-        exact_key = pc.binary_join_element_wise(group_values, texts, "\x00")
-    unique_rows = _first_occurrence(exact_key)
+    keys, lengths, digests = _signatures_by_chunk(texts, group_codes, bands, rows, shingle, seed)
+    unique_rows = _first_occurrence(digests, group_codes)
+    del digests
     stats.exact_duplicates = len(ds) - len(unique_rows)
-    sub_texts = texts.take(pa.array(unique_rows))
     sub_groups = group_codes[unique_rows] if group_codes is not None else None
-    _, later = near_duplicate_pairs(
-        sub_texts, threshold=threshold, bands=bands, rows=rows, shingle=shingle, seed=seed,
-        groups=sub_groups, stats=stats,
-    )  # fmt: skip
-    near = np.unique(later)
-    stats.near_duplicates = len(near)
-    keep = np.delete(unique_rows, near)
+    finder = NearDuplicateFinder(TextFetcher(texts, unique_rows), lengths[unique_rows], threshold, sub_groups, stats)
+    near = find_near_duplicates(_compact(keys, unique_rows), finder)
+    del keys
+    stats.near_duplicates = int(near.sum())
+    keep = unique_rows[~near]
     stats.kept = len(keep)
     if "source" in ds.column_names and stats.kept < len(ds):
         dropped = np.setdiff1d(np.arange(len(ds)), keep, assume_unique=True)
-        sources = text_column(ds, "source").take(pa.array(dropped))
+        sources = chunked_column(ds, "source").take(pa.array(dropped))
         stats.dropped_by_source = {
             item["values"].as_py(): item["counts"].as_py() for item in pc.value_counts(sources)
         }

@@ -85,7 +85,7 @@ class WriteStage(Stage):
         paths = []
         for index in range(shards):
             path = folder / f"train-{index:05d}-of-{shards:05d}.parquet"
-            data.shard(shards, index, contiguous=True).to_parquet(str(path))
+            data.shard(shards, index, contiguous=True).to_parquet(str(path), batch_size=_row_group_rows(data))
             paths.append(str(path))
         return paths
 
@@ -94,6 +94,16 @@ class WriteStage(Stage):
         self.ctx.echo(f"  pushing to https://huggingface.co/datasets/{repo}")
         for layout in ("default", "metadata"):
             layouts[layout].push_to_hub(repo, config_name=layout, private=self.config.private)
+
+
+def _row_group_rows(data: datasets.Dataset, target_bytes: int = 32 << 20, most: int = 5_000) -> int:
+    """Rows per Parquet row group: about ``target_bytes`` of Arrow data, at most ``most`` rows.
+
+    ``datasets`` otherwise sizes one row group (held and encoded in memory) by the whole set, up to
+    100 MB, so writing a small set and a large one would peak at very different memory.
+    """
+    per_row = data.data.nbytes / max(data.data.num_rows, 1)
+    return max(1, min(most, int(target_bytes / max(per_row, 1))))
 
 
 def _fresh(folder: Path) -> Path:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from curation.errors import InputError
@@ -106,11 +106,13 @@ class Journal:
             return _JOURNAL_SCHEMA.empty_table()
         table = pajson.read_json(
             self.path, parse_options=pajson.ParseOptions(explicit_schema=_JOURNAL_SCHEMA),
-            read_options=pajson.ReadOptions(block_size=1 << 24),
+            read_options=pajson.ReadOptions(block_size=1 << 20, use_threads=False),
+            memory_pool=pa.system_memory_pool(),  # freed buffers go back to the OS, not to a cached arena
         )  # fmt: skip
-        table = table.append_column("_n", pa.array(range(len(table)), pa.int64()))
-        last = table.group_by("key").aggregate([("_n", "max")])["_n_max"]
-        return table.take(last).drop_columns(["_n"])  # the latest record of each key
+        keys = np.asarray(table["key"].to_numpy(zero_copy_only=False), dtype="S24")
+        order = np.argsort(keys, kind="stable")  # equal keys stay in journal order
+        ends = np.append(keys[order][1:] != keys[order][:-1], True)
+        return table.take(pa.array(order[ends]))  # the latest record of each key
 
 
 class VerifyStage(Stage):
@@ -157,17 +159,25 @@ class VerifyStage(Stage):
                 done.add(row["_key"])
 
     def _merge(self, ds: datasets.Dataset, table: pa.Table) -> datasets.Dataset:
-        """Add the verdict columns to every row (Arrow ``index_in`` lookups, batch by batch)."""
-        keys = table["key"].combine_chunks() if len(table) else pa.array([], pa.string())
+        """Add the verdict columns to every row, batch by batch.
+
+        The journal's keys are sorted once into a fixed-width numpy array and each batch is looked up
+        with ``searchsorted`` (rebuilding a hash set of every key per batch made the merge quadratic).
+        """
+        keys = np.asarray(table["key"].to_numpy(zero_copy_only=False), dtype="S24") if len(table) else np.zeros(0, "S24")
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        del keys
 
         def add(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
             ids, sols = batch["id"], batch["deepseek_solution"]
-            wanted = pa.array([verification_key(i or "", s or "") for i, s in zip(ids, sols)], pa.string())
-            where = pc.index_in(wanted, value_set=keys)
-            if where.null_count:
-                row = ids[where.is_null().to_pylist().index(True)]
+            wanted = np.array([verification_key(i or "", s or "") for i, s in zip(ids, sols)], dtype="S24")
+            at = np.minimum(np.searchsorted(sorted_keys, wanted), max(len(sorted_keys) - 1, 0))
+            found = sorted_keys[at] == wanted if len(sorted_keys) else np.zeros(len(wanted), bool)
+            if not found.all():
+                row = ids[int(np.flatnonzero(~found)[0])]
                 raise InputError(f"verify: row {row!r} has no judgement in the journal (was it edited?)")
-            picked = table.take(where)
+            picked = table.take(pa.array(order[at]))
             return {
                 "verified": picked["verified"].to_pylist(),
                 "verdict": picked["verdict"].to_pylist(),
