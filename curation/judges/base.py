@@ -9,20 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
-#: Columns a judge may read from a generated row.
-JUDGE_COLUMNS = (
-    "id",
-    "problem",
-    "domain",
-    "source",
-    "ground_truth_solution",
-    "test_cases",
-    "starter_code",
-    "deepseek_solution",
-    "finish_reason",
-)
+from curation.engine.config import TeacherConfig
+from curation.schema import PROBLEM_COLUMNS
+
+#: Columns a judge may read from a generated row: the problem and what the teacher answered.
+JUDGE_COLUMNS = (*PROBLEM_COLUMNS, "deepseek_solution", "finish_reason")
 
 #: How much of a program's stderr is kept in ``verification_detail``.
 MAX_DETAIL_CHARS = 600
@@ -55,6 +49,28 @@ class Judge:
 
     def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
         raise NotImplementedError
+
+
+class TeacherJudge(Judge):
+    """A judge that may ask a judge model (its own teacher config), with its cache and work files."""
+
+    def __init__(
+        self, config: Any, judge_teacher: TeacherConfig | None, *, cache_root: Path, work_dir: Path
+    ) -> None:
+        self.config = config
+        self.teacher = judge_teacher
+        self.cache_root = cache_root
+        self.work_dir = work_dir
+
+    def llm_judge(self, rows: Rows, extra: dict[str, dict[str, Any]] | None = None) -> Iterator[tuple[str, Judgement]]:
+        """Ask the judge model about each row (cached by the engine; one work folder per domain)."""
+        from curation.judges.llm_judge import run_llm_judge  # llm_judge imports this module
+
+        assert self.teacher is not None, "config validation requires judge_teacher for judge modes"
+        name = f"{self.domain}-judge"
+        yield from run_llm_judge(
+            rows, self.teacher, cache_root=self.cache_root, output_dir=self.work_dir / name, name=name, extra=extra
+        )
 
 
 def short(text: str | None, limit: int = MAX_DETAIL_CHARS) -> str:

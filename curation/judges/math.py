@@ -13,12 +13,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from curation.engine.config import TeacherConfig
-from curation.judges.base import Judge, Judgement, Rows, short
-from curation.judges.llm_judge import run_llm_judge
+from curation.judges.base import Judgement, Rows, TeacherJudge, short
 from curation.pipeline.config import MathJudgeConfig
 
 _CHUNK = 256
@@ -47,20 +44,14 @@ def _verify_chunk(items: list[tuple[str, str, str]], timeout_s: int) -> list[tup
     return [(key, math_verify_one(sol, gold, timeout_s)) for key, sol, gold in items]
 
 
-class MathJudge(Judge):
+class MathJudge(TeacherJudge):
     domain = "math"
 
-    def __init__(
-        self, config: MathJudgeConfig, judge_teacher: TeacherConfig | None, *, cache_root: Path, work_dir: Path
-    ) -> None:
-        self.config = config
-        self.teacher = judge_teacher
-        self.cache_root = cache_root
-        self.work_dir = work_dir
+    config: MathJudgeConfig
 
     def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
         if self.config.mode == "judge":
-            yield from self._llm(rows, None)
+            yield from self.llm_judge(rows, None)
             return
         undecided: dict[str, dict[str, Any]] = {}
         for key, judgement in self._math_verify(rows):
@@ -69,14 +60,7 @@ class MathJudge(Judge):
                 continue
             yield key, judgement
         if undecided:
-            yield from self._llm((r for r in rows if r["_key"] in undecided), undecided)
-
-    def _llm(self, rows: Rows, extra: dict[str, dict[str, Any]] | None) -> Iterator[tuple[str, Judgement]]:
-        assert self.teacher is not None, "config validation requires judge_teacher for judge modes"
-        yield from run_llm_judge(
-            rows, self.teacher, cache_root=self.cache_root, output_dir=self.work_dir / "math-judge",
-            name="math-judge", extra=extra,
-        )  # fmt: skip
+            yield from self.llm_judge((r for r in rows if r["_key"] in undecided), undecided)
 
     def _math_verify(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
         items = ((r["_key"], r.get("deepseek_solution") or "", r.get("ground_truth_solution") or "") for r in rows)

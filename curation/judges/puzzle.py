@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
-from curation.engine.config import TeacherConfig
-from curation.judges.base import Judge, Judgement, Rows
-from curation.judges.llm_judge import run_llm_judge
+from curation.judges.base import Judgement, Rows, TeacherJudge
 from curation.pipeline.config import PuzzleJudgeConfig
 
 _LETTER = r"\(?([A-E])\)?"
@@ -32,24 +29,14 @@ def extract_choice(text: str | None) -> str | None:
     return None
 
 
-class PuzzleJudge(Judge):
+class PuzzleJudge(TeacherJudge):
     domain = "puzzle"
 
-    def __init__(
-        self, config: PuzzleJudgeConfig, judge_teacher: TeacherConfig | None, *, cache_root: Path, work_dir: Path
-    ) -> None:
-        self.config = config
-        self.teacher = judge_teacher
-        self.cache_root = cache_root
-        self.work_dir = work_dir
+    config: PuzzleJudgeConfig
 
     def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
         if self.config.mode == "judge":
-            assert self.teacher is not None
-            yield from run_llm_judge(
-                rows, self.teacher, cache_root=self.cache_root, output_dir=self.work_dir / "puzzle-judge",
-                name="puzzle-judge",
-            )  # fmt: skip
+            yield from self.llm_judge(rows)
             return
         for row in rows:
             key = (row.get("ground_truth_solution") or "").strip().upper()
