@@ -7,9 +7,11 @@ from typing import Any
 import datasets
 import pyarrow as pa
 
+from curation.sources.arrow import arrow_table
+
 
 def _table(ds: datasets.Dataset, columns: list[str]) -> pa.Table:
-    return ds.select_columns(columns).with_format("arrow")[:]
+    return arrow_table(ds, columns)
 
 
 def counts_by_group(ds: datasets.Dataset | None, flag: str | None = None) -> dict[str, dict[str, int]]:

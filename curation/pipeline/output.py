@@ -4,21 +4,32 @@
     output/default/train-*.parquet      verified rows as system + conversations (training format)
     output/unverified/train-*.parquet   every generated row with verified / verdict / verification_detail
     output/disk/<layout>/               the same three sets as ``save_to_disk`` folders
+
+The input is read once, record batch by record batch, with plain file reads (``pa.OSFile``, no memory
+map), and every batch goes to all six outputs at once: memory stays at a few batches whatever the
+size of the run, and the input's pages are not left mapped in the process.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from curation.pipeline.counts import counts_by_group
-from curation.pipeline.stage import Stage, load_dataset_at, save_dataset
+from curation.pipeline.stage import Stage, load_dataset_at
 from curation.prompts import training_conversation
 from curation.schema import METADATA_COLUMNS
+from curation.sources.arrow import arrow_column, arrow_table
 
 EXTRA_VERIFIED_COLUMNS = ("id", "teacher", "verified", "verdict", "verification_detail")
 DEFAULT_FEATURES = datasets.Features(
@@ -27,6 +38,14 @@ DEFAULT_FEATURES = datasets.Features(
         "conversations": [{"from": datasets.Value("string"), "value": datasets.Value("string")}],
     }
 )
+#: Rows read (and converted) at a time.
+READ_ROWS = 1_000
+#: A Parquet row group: about this many bytes of Arrow data, at most ``ROW_GROUP_MOST`` rows (held and
+#: encoded in memory, so a small set and a large one peak at the same memory).
+ROW_GROUP_BYTES = 32 << 20
+ROW_GROUP_MOST = 5_000
+#: The data file of a ``save_to_disk`` folder written here (one shard).
+DISK_DATA_FILE = "data-00000-of-00001.arrow"
 
 
 def _to_conversations(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -46,69 +65,191 @@ class WriteStage(Stage):
         ds = load_dataset_at(input_path, what="write")
         out = self.ctx.run.output
         out.mkdir(parents=True, exist_ok=True)
-        work = self.dir
-        work.mkdir(parents=True, exist_ok=True)
-        verified = ds.filter(
-            lambda flags: flags, input_columns=["verified"], batched=True, batch_size=10_000,
-            cache_file_name=str(work / "verified-indices.arrow"), load_from_cache_file=False,
-        )  # fmt: skip
+        verified_rows = int(pc.sum(arrow_column(ds, "verified")).as_py() or 0) if len(ds) else 0
         meta_cols = [c for c in (*METADATA_COLUMNS, *EXTRA_VERIFIED_COLUMNS) if c in ds.column_names]
-        layouts = {
-            "metadata": verified.select_columns(meta_cols),
-            "default": verified.map(
-                _to_conversations, batched=True, batch_size=500, remove_columns=verified.column_names,
-                features=DEFAULT_FEATURES, cache_file_name=str(work / "default.arrow"), load_from_cache_file=False,
-            ),
-            "unverified": ds,
+        features = {
+            "metadata": datasets.Features({c: ds.features[c] for c in meta_cols}),
+            "default": DEFAULT_FEATURES,
+            "unverified": ds.features,
         }
-        files: dict[str, list[str]] = {}
-        for layout, data in layouts.items():
-            if "parquet" in self.config.formats:
-                files[layout] = self._parquet(data, out / layout)
-            if "disk" in self.config.formats:
-                save_dataset(data.flatten_indices() if layout != "unverified" else data, _fresh(out / "disk") / layout)
+        rows = {"metadata": verified_rows, "default": verified_rows, "unverified": len(ds)}
+        sinks = {
+            layout: LayoutSink(out, layout, features[layout], rows[layout], self.config.formats, self.config.rows_per_file)
+            for layout in features
+        }  # fmt: skip
+        try:
+            for batch in read_batches(ds):
+                verified = batch.filter(pc.fill_null(batch.column("verified"), False))
+                sinks["metadata"].write(verified.select(meta_cols))
+                if verified.num_rows:
+                    sinks["default"].write(pa.RecordBatch.from_pydict(_to_conversations(verified.to_pydict())))
+                sinks["unverified"].write(batch)
+            files = {layout: sink.close() for layout, sink in sinks.items()}
+        finally:
+            for sink in sinks.values():
+                sink.abort()
+        files = {layout: paths for layout, paths in files.items() if paths}
         if self.config.push_to_hub:
-            self._push(layouts)
+            self._push(out)
         return input_path, {
             "rows": len(ds),
-            "verified_rows": len(verified),
+            "verified_rows": verified_rows,
             "output": str(out),
             "files": files,
-            "counts": counts_by_group(verified),
+            "counts": counts_by_group(ds, flag="verified"),
             "pushed_to": self.config.push_to_hub,
         }
 
-    def _parquet(self, data: datasets.Dataset, folder: Path) -> list[str]:
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        shards = max(1, math.ceil(len(data) / self.config.rows_per_file))
-        paths = []
-        for index in range(shards):
-            path = folder / f"train-{index:05d}-of-{shards:05d}.parquet"
-            data.shard(shards, index, contiguous=True).to_parquet(str(path), batch_size=_row_group_rows(data))
-            paths.append(str(path))
-        return paths
-
-    def _push(self, layouts: dict[str, datasets.Dataset]) -> None:
+    def _push(self, out: Path) -> None:
         repo = self.config.push_to_hub
         self.ctx.echo(f"  pushing to https://huggingface.co/datasets/{repo}")
         for layout in ("default", "metadata"):
-            layouts[layout].push_to_hub(repo, config_name=layout, private=self.config.private)
+            if (out / "disk" / layout).exists():
+                data = datasets.load_from_disk(str(out / "disk" / layout))
+            else:
+                data = datasets.Dataset.from_parquet(sorted(str(p) for p in (out / layout).glob("*.parquet")))
+            data.push_to_hub(repo, config_name=layout, private=self.config.private)
 
 
-def _row_group_rows(data: datasets.Dataset, target_bytes: int = 32 << 20, most: int = 5_000) -> int:
-    """Rows per Parquet row group: about ``target_bytes`` of Arrow data, at most ``most`` rows.
+def read_batches(ds: datasets.Dataset, rows: int = READ_ROWS) -> Iterator[pa.RecordBatch]:
+    """The rows of ``ds`` as record batches of at most ``rows`` rows, in order.
 
-    ``datasets`` otherwise sizes one row group (held and encoded in memory) by the whole set, up to
-    100 MB, so writing a small set and a large one would peak at very different memory.
+    A dataset straight from its files (what ``load_from_disk`` returns) is read from those Arrow
+    files with plain reads, one batch at a time; anything else (an indices mapping, in memory) through
+    :func:`arrow_table`.
     """
-    per_row = data.data.nbytes / max(data.data.num_rows, 1)
-    return max(1, min(most, int(target_bytes / max(per_row, 1))))
+    files = [f["filename"] for f in ds.cache_files]
+    schema = ds.features.arrow_schema
+    if ds._indices is not None or not files:  # the mapping filter/select leave (None after load_from_disk)
+        batches: Iterator[pa.RecordBatch] = iter(arrow_table(ds).to_batches(rows))
+    else:
+        batches = _file_batches(files)
+    for batch in batches:
+        batch = batch.select(schema.names)
+        for start in range(0, batch.num_rows, rows):
+            yield batch.slice(start, rows)
 
 
-def _fresh(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def _file_batches(files: list[str]) -> Iterator[pa.RecordBatch]:
+    for filename in files:
+        with pa.OSFile(filename) as source:  # plain reads: the pages don't stay mapped in this process
+            yield from pa.ipc.open_stream(source)
+
+
+class LayoutSink:
+    """One layout's outputs: Parquet shards (split as ``Dataset.shard(contiguous=True)`` would) and a
+    ``save_to_disk`` folder, fed batch by batch."""
+
+    def __init__(
+        self, out: Path, layout: str, features: datasets.Features, rows: int, formats: list[str], rows_per_file: int
+    ) -> None:
+        self.schema = features.arrow_schema
+        self.features = features
+        self.parquet = "parquet" in formats
+        self.folder = out / layout
+        self.paths: list[str] = []
+        self._buffer: list[pa.RecordBatch] = []
+        self._writer: pq.ParquetWriter | None = None
+        shards = max(1, math.ceil(rows / rows_per_file))
+        self._sizes = [rows // shards + (1 if k < rows % shards else 0) for k in range(shards)]
+        self._left = 0
+        if self.parquet:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder.mkdir(parents=True)
+            self._next_shard()
+        self.disk: Path | None = None
+        self._disk_sink: Any = None
+        self._disk_writer: pa.ipc.RecordBatchStreamWriter | None = None
+        if "disk" in formats:
+            self.disk = out / "disk" / layout
+            staging = self._staging()
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            self._disk_sink = pa.OSFile(str(staging / DISK_DATA_FILE), "wb")
+            self._disk_writer = pa.ipc.new_stream(self._disk_sink, self.schema)
+
+    def _staging(self) -> Path:
+        assert self.disk is not None
+        return self.disk.with_name(self.disk.name + ".tmp")
+
+    def _next_shard(self) -> None:
+        if self._writer is not None:
+            self._flush()
+            self._writer.close()
+        index, shards = len(self.paths), len(self._sizes)
+        path = self.folder / f"train-{index:05d}-of-{shards:05d}.parquet"
+        self._writer = pq.ParquetWriter(str(path), self.schema)
+        self.paths.append(str(path))
+        self._left = self._sizes[index]
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+        if self._disk_writer is not None:
+            self._disk_writer.write_batch(batch)
+        if not self.parquet:
+            return
+        while batch.num_rows:
+            if self._left == 0:
+                self._next_shard()
+            part = batch.slice(0, self._left)
+            batch = batch.slice(part.num_rows)
+            self._left -= part.num_rows
+            self._buffer.append(part)
+            buffered = sum(b.num_rows for b in self._buffer)
+            if buffered >= ROW_GROUP_MOST or sum(b.nbytes for b in self._buffer) >= ROW_GROUP_BYTES:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer and self._writer is not None:
+            self._writer.write_table(pa.Table.from_batches(self._buffer, schema=self.schema), row_group_size=1 << 30)
+        self._buffer = []
+
+    def close(self) -> list[str]:
+        """Finish every output; returns the Parquet paths."""
+        if self._writer is not None:
+            self._flush()
+            self._writer.close()
+            self._writer = None
+            while len(self.paths) < len(self._sizes):  # shards of an empty set: schema-only files
+                self._next_shard()
+                self._writer.close()
+                self._writer = None
+        if self._disk_writer is not None:
+            self._disk_writer.close()
+            self._disk_sink.close()
+            self._disk_writer = None
+            staging = self._staging()
+            _write_disk_metadata(staging)
+            assert self.disk is not None
+            shutil.rmtree(self.disk, ignore_errors=True)
+            staging.rename(self.disk)
+        return self.paths if self.parquet else []
+
+    def abort(self) -> None:
+        """Release open files after a failure (no-op once closed)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._disk_writer is not None:
+            self._disk_writer.close()
+            self._disk_sink.close()
+            self._disk_writer = None
+            shutil.rmtree(self._staging(), ignore_errors=True)
+
+
+def _write_disk_metadata(directory: Path) -> None:
+    """``state.json`` and ``dataset_info.json`` as ``save_to_disk`` writes them (the technique of
+    ``curation.engine.writer``); the Dataset opened here maps the data file but reads only its schema."""
+    dataset = datasets.Dataset.from_file(str(directory / DISK_DATA_FILE))
+    keys = ["_fingerprint", "_format_columns", "_format_kwargs", "_format_type", "_output_all_columns"]
+    state = {key: dataset.__dict__[key] for key in keys}
+    state["_split"] = None
+    state["_data_files"] = [{"filename": DISK_DATA_FILE}]
+    (directory / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
+    (directory / "dataset_info.json").write_text(json.dumps(asdict(dataset.info), indent=2, sort_keys=True))
+    del dataset
 
 
 class CardStage(Stage):

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from curation.errors import InputError
 from curation.schema import DOMAINS, PROBLEM_COLUMNS, problem_id
+from curation.sources.arrow import arrow_column
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +182,8 @@ class Source:
                 f"expected the real layout with columns {list(self.required_columns)}, "
                 f"found {raw.column_names}"
             )
-        table = raw.with_format("arrow")
         for column in self.not_null_columns:
-            nulls = pc.is_null(table[column])
+            nulls = pc.is_null(arrow_column(raw, column))
             if pc.any(nulls).as_py():
                 row = pc.index(nulls, True).as_py()
                 raise InputError(
@@ -234,8 +234,17 @@ def _value_counts(ds: datasets.Dataset, column: str) -> dict[str, int]:
     """Count each value of a string column without turning rows into Python objects."""
     if len(ds) == 0:
         return {}
-    counts = pc.value_counts(ds.with_format("arrow")[column])
+    counts = pc.value_counts(arrow_column(ds, column))
     return {item["values"].as_py(): item["counts"].as_py() for item in counts}
+
+
+#: Bytes of JSON Lines the ``json`` builder reads per step. Its default (10 MB) also parses the whole
+#: first step into Python objects (its mixed-type scan): ~130 MB held while reading any file over 10 MB.
+JSON_CHUNK_BYTES = 2 << 20
+
+
+def _builder_options(builder: str) -> dict[str, Any]:
+    return {"chunksize": JSON_CHUNK_BYTES} if builder == "json" else {}
 
 
 def read_local(path: Path, *, source: str) -> datasets.Dataset:
@@ -246,7 +255,7 @@ def read_local(path: Path, *, source: str) -> datasets.Dataset:
         for suffix, builder in LOCAL_BUILDERS.items():
             files = sorted(str(p) for p in path.rglob(f"*{suffix}"))
             if files:
-                return datasets.load_dataset(builder, data_files=files, split="train")
+                return datasets.load_dataset(builder, data_files=files, split="train", **_builder_options(builder))
         raise InputError(f"source {source!r}: directory {path} holds no {sorted(LOCAL_BUILDERS)} files")
     builder = LOCAL_BUILDERS.get(path.suffix.lower())
     if builder is None:
@@ -254,7 +263,7 @@ def read_local(path: Path, *, source: str) -> datasets.Dataset:
             f"source {source!r}: cannot read {path}: expected one of {sorted(LOCAL_BUILDERS)} files"
         )
     try:
-        return datasets.load_dataset(builder, data_files=str(path), split="train")
+        return datasets.load_dataset(builder, data_files=str(path), split="train", **_builder_options(builder))
     except datasets.exceptions.DatasetGenerationError as exc:
         raise InputError(
             f"source {source!r}: {path} is not a valid {builder} file: {exc.__cause__!r}"

@@ -17,6 +17,7 @@ import datasets
 import numpy as np
 
 from curation.errors import InputError
+from curation.sources.arrow import arrow_column
 from curation.sources.base import DROP, Source, SourceStats, read_local
 
 SUBJECTS = ("physics", "chemistry", "biology")
@@ -108,7 +109,7 @@ class Camel(Source):
         """Draw ``per_subtopic`` rows from each sub-topic (all of a smaller one), seeded, in row order."""
         if self.per_subtopic is None or len(ds) == 0:
             return ds
-        topics = ds.with_format("arrow")[_SUBTOPIC].to_numpy(zero_copy_only=False)
+        topics = arrow_column(ds, _SUBTOPIC).to_numpy(zero_copy_only=False)
         _, groups = np.unique(topics, return_inverse=True)
         rng = np.random.default_rng(self.seed)
         order = np.argsort(groups, kind="stable")

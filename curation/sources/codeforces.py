@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import datasets
 
+from curation.sources.arrow import arrow_column
 from curation.sources.base import DROP, HubSpec, Source, SourceStats, first_occurrences
 from curation.sources.filters import CODE_MIN_CHARS, code_problem_reason, dump_tests
 
@@ -87,6 +88,6 @@ class Codeforces(Source):
 
     def postprocess(self, ds: datasets.Dataset, stats: SourceStats) -> datasets.Dataset:
         """Keep the first accepted submission of each statement."""
-        keep = first_occurrences(ds.with_format("arrow")["problem"])
+        keep = first_occurrences(arrow_column(ds, "problem"))
         stats.drop("duplicate_submission", len(ds) - len(keep))
         return ds.select(keep) if len(keep) != len(ds) else ds
