@@ -35,6 +35,12 @@ from curation.testing.fake_teacher import (  # noqa: E402
 )
 
 CONCURRENCY = 64
+
+
+def window_for(concurrency: int) -> int:
+    """The in-flight window the bench gives the engine (its default: twice the concurrency)."""
+    return 2 * concurrency
+
 # On a 2-core machine the teacher gets one core and every client (bare loop, engine, Curator) the
 # other: each side is measured on the same single core, and other work on the machine disturbs less.
 SERVER_CPU, CLIENT_CPU = 1, 0
@@ -98,7 +104,7 @@ def engine_job(args: list[str]) -> None:
     )
     texts = prompts(n, tag)
     rows = ({"id": i, "problem": texts[i]} for i in range(n))
-    llm = Solve(teacher, working_dir=work, progress=False)
+    llm = Solve(teacher, working_dir=work, progress=False, max_in_flight=window_for(concurrency))
     sampler = RssSampler()
     started = time.perf_counter()
     out = llm(rows)
@@ -287,7 +293,7 @@ def kills(n: int, n_kills: int, work: Path, seed: int = 0) -> dict:
     proc, base_url = start_fake_teacher_process(cpu=SERVER_CPU, answer_bytes=2048, latency_ms=0)
     rng = random.Random(seed)
     job_dir = work / "kills"
-    window = CONCURRENCY  # requests actually in flight are capped by max_concurrency
+    window = window_for(CONCURRENCY)  # the engine's in-flight window: its bound on re-sends per kill
     try:
         for _ in range(n_kills):
             before = fetch_stats(base_url, brief=True)["requests"]

@@ -70,6 +70,7 @@ class LLM:
         self.progress = progress
         self.backend = backend
         self._schema = self.response_format.model_json_schema() if self.response_format else None
+        self._endpoint: str | None = None  # the teacher's endpoint identity, worked out once per run
         self.last_run: Engine | None = None
 
     # ------------------------------------------------------------------ to override
@@ -98,6 +99,7 @@ class LLM:
         if total == 0:
             raise InputError(f"{self.name}: the input has no rows; nothing to generate")
         run_dir = Path(output_dir) if output_dir else self.working_dir / "runs" / self.name
+        self._endpoint = None  # a replay file re-recorded since the last run gets new keys
         engine = Engine(
             self.teacher,
             cache_dir=self.working_dir / "cache",
@@ -160,9 +162,15 @@ class LLM:
             messages=tuple(messages),
             params=params,
             response_schema=self._schema,
-            endpoint=self.teacher.endpoint_identity(),
+            endpoint=self._endpoint_identity(),
             replay_key=replay_key,
         )
+
+    def _endpoint_identity(self) -> str:
+        """Computed once per run, not per row: for a replay teacher it stat()s the recording."""
+        if self._endpoint is None:
+            self._endpoint = self.teacher.endpoint_identity()
+        return self._endpoint
 
     def _messages(self, index: int, prompt: Any) -> list[dict[str, Any]]:
         if isinstance(prompt, str):

@@ -50,11 +50,14 @@ class TokenBucket:
         self.level = min(self.capacity, self.level + amount)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Permit:
     """What one request holds while in flight."""
 
     reserved_tokens: float = 0.0
+
+
+_NO_TOKENS = Permit()  # shared by every request when no tokens/min limit is set
 
 
 class RateLimiter:
@@ -72,22 +75,32 @@ class RateLimiter:
         self._resume_at = 0.0
         self.cooldowns = 0
 
+    def _cooling(self) -> bool:
+        return self._resume_at > time.monotonic()
+
     async def _wait_cooldown(self) -> None:
         while (delay := self._resume_at - time.monotonic()) > 0:
             await asyncio.sleep(delay)
 
     async def acquire(self, estimated_tokens: float) -> Permit:
-        await self._wait_cooldown()
+        """Wait for a slot, the buckets and any cool-down.
+
+        Each gate is awaited only when it is set or active: at full speed with no rpm/tpm limit
+        this is one semaphore acquire, not four awaits per request.
+        """
+        if self._cooling():
+            await self._wait_cooldown()
         await self._slots.acquire()
         try:
             if self._requests:
                 await self._requests.acquire(1)
             reserved = await self._tokens.acquire(estimated_tokens) if self._tokens else 0.0
-            await self._wait_cooldown()  # a 429 may have arrived while we queued
+            if self._cooling():  # a 429 may have arrived while we queued
+                await self._wait_cooldown()
         except BaseException:
             self._slots.release()
             raise
-        return Permit(reserved_tokens=reserved)
+        return Permit(reserved_tokens=reserved) if reserved else _NO_TOKENS
 
     def release(self, permit: Permit, used_tokens: float | None) -> None:
         """Free the slot; refund reserved-but-unused tokens when the real usage is known."""

@@ -16,9 +16,15 @@ from typing import Any
 Message = dict[str, Any]
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
-    """Deterministic JSON: sorted keys, no whitespace, so equal requests hash equally."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Deterministic JSON: sorted keys, no whitespace, so equal requests hash equally.
+
+    One shared encoder: ``json.dumps`` with options builds a new one on every call.
+    """
+    return _CANONICAL.encode(value)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,106 @@
+"""The response cache's fast paths stay plain diskcache underneath: readable and writable by its API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import zlib
+
+import diskcache
+
+from curation.engine.cache import CacheWriter, ResponseCache
+from curation.engine.request import Response, Usage
+
+
+def answer(i: int, size: int = 50, reasoning: bool = True) -> Response:
+    return Response(
+        content=f"answer {i} é∑ " + "x" * size,
+        reasoning_content=f"thought {i}\n" * 3 if reasoning else None,
+        finish_reason="stop",
+        usage=Usage(prompt_tokens=i, completion_tokens=2 * i, reasoning_tokens=1, cached_tokens=0),
+        model="m",
+        from_cache=True,
+    )
+
+
+def test_put_many_is_read_back_by_diskcache_get_and_get_many(tmp_path):
+    cache = ResponseCache(tmp_path)
+    items = [(f"k{i}", answer(i, reasoning=i % 2 == 0)) for i in range(20)]
+    items.append(("big", answer(99, size=200_000)))  # compressed, still inline
+    cache.put_many(items)
+    assert len(cache) == 21
+    many = cache.get_many([key for key, _ in items])
+    for key, response in items:
+        assert cache.get(key) == response
+        assert many[key] == response
+    plain = diskcache.Cache(str(tmp_path))  # diskcache's own view: count, size and values agree
+    assert len(plain) == 21 and plain.check() == []
+    assert plain.get("k3") is not None
+    cache.close()
+
+
+def test_get_many_matches_get_for_misses_duplicates_files_and_long_key_lists(tmp_path):
+    cache = ResponseCache(tmp_path)
+    rng = random.Random(1)
+    incompressible = "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(40_000))
+    huge = Response(content=incompressible, finish_reason="stop")  # > 32 KB even compressed: a file
+    cache.put_many([("huge", huge), *((f"k{i}", answer(i)) for i in range(600))])
+    assert any(tmp_path.rglob("*.val")), "the huge answer should live in its own file"
+    keys = ["huge", "missing", "k1", "k1", *(f"k{i}" for i in range(600))]
+    many = cache.get_many(keys)
+    assert set(many) == {"huge", *(f"k{i}" for i in range(600))}
+    assert all(many[key] == cache.get(key) for key in many)
+    assert many["huge"].content == incompressible
+
+
+def test_put_many_replaces_a_stored_key(tmp_path):
+    cache = ResponseCache(tmp_path)
+    cache.put("k", answer(1))
+    cache.put_many([("k", answer(2)), ("new", answer(3))])
+    assert len(cache) == 2
+    assert cache.get("k") == answer(2) and cache.get_many(["k"])["k"] == answer(2)
+    assert diskcache.Cache(str(tmp_path)).check() == []
+
+
+def test_records_written_by_earlier_versions_still_read(tmp_path):
+    cache = ResponseCache(tmp_path)
+    record = answer(5).to_record()
+    raw = json.dumps(record, ensure_ascii=False).encode()
+    cache._cache.set("plain", b"j" + raw)
+    cache._cache.set("packed", b"z" + zlib.compress(raw))
+    assert cache.get("plain") == answer(5)
+    assert cache.get_many(["plain", "packed"]) == {"plain": answer(5), "packed": answer(5)}
+
+
+def test_cache_writer_put_returns_only_once_committed(tmp_path):
+    cache = ResponseCache(tmp_path)
+
+    async def main() -> None:
+        writer = CacheWriter(cache, max_batch=3, delay=0.05)
+        await asyncio.gather(*(writer.put(f"k{i}", answer(i)) for i in range(5)))
+        # another connection (another process, after a kill) sees every answer put returned for
+        other = ResponseCache(tmp_path)
+        assert len(other.get_many([f"k{i}" for i in range(5)])) == 5
+        writer.close()
+
+    asyncio.run(main())
+
+
+def test_cache_writer_failure_reaches_every_waiter(tmp_path, monkeypatch):
+    cache = ResponseCache(tmp_path)
+
+    def full_disk(items):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cache, "put_many", full_disk)
+
+    async def main() -> None:
+        writer = CacheWriter(cache)
+        results = await asyncio.gather(
+            *(writer.put(f"k{i}", answer(i)) for i in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(r, OSError) for r in results)
+
+    asyncio.run(main())
+    assert cache.get("k0") is None
