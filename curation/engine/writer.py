@@ -90,7 +90,7 @@ class ShardWriter:
                 table = pa.Table.from_batches([_read_batch(p, i) for p, i in self._parts[bucket]])
                 table = _conform(table, schema).sort_by([(ROW, "ascending"), (SUB, "ascending")])
                 out.write_table(table.drop_columns([ROW, SUB]))
-        _write_dataset_metadata(staging)
+        write_dataset_metadata(staging)
         if output_dir.exists():
             shutil.rmtree(output_dir)
         staging.rename(output_dir)
@@ -129,16 +129,17 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _write_dataset_metadata(directory: Path) -> None:
-    """``state.json`` and ``dataset_info.json`` as ``save_to_disk`` writes them.
+def write_dataset_metadata(directory: Path, data_file: str = DATA_FILE) -> None:
+    """``state.json`` and ``dataset_info.json`` as ``save_to_disk`` writes them, for an Arrow stream
+    file written batch by batch, so ``datasets.load_from_disk`` opens the folder.
 
     The Dataset opened here memory-maps the data file but reads only its schema.
     """
-    dataset = datasets.Dataset.from_file(str(directory / DATA_FILE))
+    dataset = datasets.Dataset.from_file(str(directory / data_file))
     keys = ["_fingerprint", "_format_columns", "_format_kwargs", "_format_type", "_output_all_columns"]
     state = {key: dataset.__dict__[key] for key in keys}
     state["_split"] = None
-    state["_data_files"] = [{"filename": DATA_FILE}]
+    state["_data_files"] = [{"filename": data_file}]
     (directory / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
     (directory / "dataset_info.json").write_text(json.dumps(asdict(dataset.info), indent=2, sort_keys=True))
     del dataset

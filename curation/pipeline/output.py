@@ -12,11 +12,9 @@ size of the run, and the input's pages are not left mapped in the process.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curation.engine.writer import write_dataset_metadata
 from curation.pipeline.counts import counts_by_group
 from curation.pipeline.stage import Stage, load_dataset_at
 from curation.prompts import training_conversation
@@ -216,12 +215,9 @@ class LayoutSink:
                 self._next_shard()
                 self._writer.close()
                 self._writer = None
-        if self._disk_writer is not None:
-            self._disk_writer.close()
-            self._disk_sink.close()
-            self._disk_writer = None
+        if self._close_disk_writer():
             staging = self._staging()
-            _write_disk_metadata(staging)
+            write_dataset_metadata(staging, DISK_DATA_FILE)
             assert self.disk is not None
             shutil.rmtree(self.disk, ignore_errors=True)
             staging.rename(self.disk)
@@ -232,24 +228,17 @@ class LayoutSink:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        if self._disk_writer is not None:
-            self._disk_writer.close()
-            self._disk_sink.close()
-            self._disk_writer = None
+        if self._close_disk_writer():
             shutil.rmtree(self._staging(), ignore_errors=True)
 
-
-def _write_disk_metadata(directory: Path) -> None:
-    """``state.json`` and ``dataset_info.json`` as ``save_to_disk`` writes them (the technique of
-    ``curation.engine.writer``); the Dataset opened here maps the data file but reads only its schema."""
-    dataset = datasets.Dataset.from_file(str(directory / DISK_DATA_FILE))
-    keys = ["_fingerprint", "_format_columns", "_format_kwargs", "_format_type", "_output_all_columns"]
-    state = {key: dataset.__dict__[key] for key in keys}
-    state["_split"] = None
-    state["_data_files"] = [{"filename": DISK_DATA_FILE}]
-    (directory / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
-    (directory / "dataset_info.json").write_text(json.dumps(asdict(dataset.info), indent=2, sort_keys=True))
-    del dataset
+    def _close_disk_writer(self) -> bool:
+        """Close the save_to_disk stream if one is open; says whether one was."""
+        if self._disk_writer is None:
+            return False
+        self._disk_writer.close()
+        self._disk_sink.close()
+        self._disk_writer = None
+        return True
 
 
 class CardStage(Stage):
