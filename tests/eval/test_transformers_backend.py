@@ -20,6 +20,7 @@ import pytest
 
 from tests.vllm.harness import (
     REPO_ROOT,
+    assert_aime_layout,
     build_tiny_model,
     find_vllm_python,
     read_generations,
@@ -32,8 +33,6 @@ pytestmark = pytest.mark.slow
 
 FIXTURE = REPO_ROOT / "tests" / "data" / "vllm" / "aime_tiny.jsonl"
 REPEATS, MAX_NEW, BATCH = 2, 16, 3  # batch 3 over 4 questions: two batches per seed, left padding
-TOP_KEYS = {"results", "config", "git_hash", "date", "start_time", "end_time",
-            "total_evaluation_time_seconds", "versions"}
 PROBE = "import torch, transformers, eval.cli, eval.backends.hf_transformers"
 
 
@@ -110,14 +109,7 @@ def test_transformers_backend_results_repeats_and_rescore(hf_python: Path, tiny_
     args = ("--repeats", str(REPEATS), "--max-new-tokens", str(MAX_NEW))
     saved = run_eval(hf_python, tiny_model, tmp_path / "a", *args)
 
-    assert set(saved) >= TOP_KEYS
-    aime = saved["results"]["AIME24"]
-    assert (aime["num_total"], aime["num_repeat"], len(aime["run_stats"])) == (n, REPEATS, REPEATS)
-    assert 0.0 <= aime["accuracy_avg"] <= 1.0 and aime["accuracy_std_err"] >= 0.0
-    assert len(aime["examples"]) == n
-    for example in aime["examples"]:
-        assert len(example["model_outputs"]) == len(example["model_answers"]) == len(example["correct"]) == REPEATS
-    assert saved["config"]["model_args"]["backend"] == "transformers"
+    aime = assert_aime_layout(saved, n, REPEATS, "transformers")
     assert saved["config"]["model_args"]["batch_size"] == BATCH
     assert saved["config"]["task_settings"]["AIME24"]["seeds"] == list(range(REPEATS))
 

@@ -242,3 +242,21 @@ def read_generations(output: Path, task: str = "AIME24", model_name: str = "tiny
         lines += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return sorted(lines, key=lambda r: (r["example_index"], r["repeat"]))
 
+
+#: Top-level keys of an Evalchemy results file.
+RESULTS_KEYS = {"results", "config", "git_hash", "date", "start_time", "end_time",
+                "total_evaluation_time_seconds", "versions"}  # fmt: skip
+
+
+def assert_aime_layout(saved: dict[str, Any], examples: int, repeats: int, backend: str) -> dict[str, Any]:
+    """An AIME24 results file in the Evalchemy layout: counts per repeat and per example."""
+    assert set(saved) >= RESULTS_KEYS
+    aime = saved["results"]["AIME24"]
+    assert (aime["num_total"], aime["num_repeat"], len(aime["run_stats"])) == (examples, repeats, repeats)
+    assert 0.0 <= aime["accuracy_avg"] <= 1.0 and aime["accuracy_std_err"] >= 0.0
+    assert len(aime["examples"]) == examples
+    for example in aime["examples"]:
+        assert len(example["model_outputs"]) == len(example["model_answers"]) == len(example["correct"]) == repeats
+    assert saved["config"]["model_args"]["backend"] == backend
+    return aime
+

@@ -11,21 +11,11 @@ from typing import Any
 
 import pytest
 
-from .harness import REPO_ROOT, read_generations, read_results, vllm_env
+from .harness import REPO_ROOT, assert_aime_layout, read_generations, read_results, vllm_env
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 REPEATS, MAX_NEW = 2, 32
-TOP_KEYS = {
-    "results",
-    "config",
-    "git_hash",
-    "date",
-    "start_time",
-    "end_time",
-    "total_evaluation_time_seconds",
-    "versions",
-}
 
 
 def run_eval(python: Path, model: Path, fixture: Path, output: Path) -> dict[str, Any]:
@@ -78,19 +68,7 @@ def test_eval_vllm_backend_results_repeats_and_rescore(
     n = sum(1 for line in fixture.read_text().splitlines() if line.strip())
     saved = run_eval(vllm_python, tiny_model, fixture, tmp_path / "a")
 
-    assert set(saved) >= TOP_KEYS
-    aime = saved["results"]["AIME24"]
-    assert (aime["num_total"], aime["num_repeat"], len(aime["run_stats"])) == (n, REPEATS, REPEATS)
-    assert 0.0 <= aime["accuracy_avg"] <= 1.0 and aime["accuracy_std_err"] >= 0.0
-    assert len(aime["examples"]) == n
-    for example in aime["examples"]:
-        assert (
-            len(example["model_outputs"])
-            == len(example["model_answers"])
-            == len(example["correct"])
-            == REPEATS
-        )
-    assert saved["config"]["model_args"]["backend"] == "vllm"
+    aime = assert_aime_layout(saved, n, REPEATS, "vllm")
 
     lines = read_generations(tmp_path / "a")
     assert len(lines) == n * REPEATS
