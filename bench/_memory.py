@@ -38,8 +38,16 @@ def read_rss() -> tuple[float, float, float]:
 
 
 def max_rss_mb() -> float:
-    """``ru_maxrss``: the process's lifetime peak resident set (anon + file-backed), in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set (anon + file-backed) of this process's own address space, in MB.
+
+    ``VmHWM``, not ``ru_maxrss``: on Linux a child inherits its parent's high-water mark through fork
+    and keeps it across exec, so a benchmark subprocess's ``ru_maxrss`` is at least its parent's peak.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no procfs: the closest there is
 
 
 class RssSampler:

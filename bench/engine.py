@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._memory import RssSampler  # noqa: E402
+from bench._memory import RssSampler, max_rss_mb  # noqa: E402
 from curation.testing.fake_teacher import (  # noqa: E402
     fetch_stats,
     reset_teacher,
@@ -79,7 +79,6 @@ async def bare_loop(base_url: str, n: int, concurrency: int) -> float:
 # ---------------------------------------------------------------------------------------------- engine job
 def engine_job(args: list[str]) -> None:
     """Runs inside a subprocess: one engine run; prints a JSON line with its measurements."""
-    import resource
 
     from curation.engine import LLM, TeacherConfig
 
@@ -119,7 +118,7 @@ def engine_job(args: list[str]) -> None:
                 "rows_per_s": n / elapsed,
                 "requests_sent": stats["requests_sent"],
                 "cache_hits": stats["cache_hits"],
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": max_rss_mb(),
                 "peak_anon_rss_mb": sampler.peak_anon_mb,
                 "peak_file_rss_mb": sampler.peak_file_mb,
             }
@@ -376,7 +375,7 @@ def report(results: dict) -> None:
         )
     if t := results.get("memory"):
         lines.append(
-            f"peak RSS {t['small_rows']} rows {t['peak_rss_small_mb']:.0f} MB, {t['large_rows']} rows "
+            f"peak RSS (VmHWM) {t['small_rows']} rows {t['peak_rss_small_mb']:.0f} MB, {t['large_rows']} rows "
             f"{t['peak_rss_large_mb']:.0f} MB -> growth {t['rss_growth']:.0%} (target < 25%)"
         )
         lines.append(
