@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from curation.errors import ConfigError, InputError
+from curation.sources.arrow import arrow_column
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ ROWS = 3
 MAX_PAIR_BUCKET = 64
 #: Candidate pairs materialised and verified at once; the side of a block tile.
 PAIR_BATCH = 50_000
+#: Pairs whose texts are fetched and compared at once (bounds the texts held, whatever the set size).
+VERIFY_SLICE = 4096
 BLOCK = 512
 _CHUNK_ROWS = 4096
 _SHINGLE_BYTES = 1 << 19
@@ -69,7 +72,7 @@ def text_column(ds: datasets.Dataset, column: str) -> pa.Array:
     """The column as one Arrow string array (nulls as ""), read from the memory-mapped table."""
     if column not in ds.column_names:
         raise InputError(f"dataset has no column {column!r} to compare (columns: {ds.column_names})")
-    values = ds.with_format("arrow")[column]
+    values = arrow_column(ds, column)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
@@ -172,13 +175,16 @@ class TextFetcher:
     pairs needs only its own rows' texts.
     """
 
-    def __init__(self, column: pa.ChunkedArray | pa.Array, rows: np.ndarray | None = None) -> None:
+    def __init__(self, column: pa.ChunkedArray | pa.Array | MappedColumn, rows: np.ndarray | None = None) -> None:
         self.column = column
         self.rows = rows
 
     def __call__(self, idx: np.ndarray) -> list[str]:
         positions = self.rows[idx] if self.rows is not None else idx
-        return normalize(pc.fill_null(self.column.take(pa.array(positions, pa.int64())), "")).to_pylist()
+        taken = self.column.take(pa.array(positions, pa.int64()))
+        if isinstance(taken, pa.ChunkedArray):
+            taken = taken.combine_chunks() if taken.num_chunks else pa.array([], pa.string())
+        return normalize(pc.fill_null(taken, "")).to_pylist()
 
 
 def ratios_at_least(left: list[str], right: list[str], threshold: float) -> np.ndarray:
@@ -241,15 +247,22 @@ class NearDuplicateFinder:
         codes = codes[~self.dropped[codes % self.n]]
         if len(codes) == 0:
             return
-        left, right = codes // self.n, codes % self.n
-        rows, inverse = np.unique(np.concatenate((left, right)), return_inverse=True)
-        texts = self.fetch(rows)
-        a = [texts[k] for k in inverse[: len(codes)].tolist()]
-        b = [texts[k] for k in inverse[len(codes) :].tolist()]
-        hit = ratios_at_least(a, b, self.threshold)
         self.stats.candidate_pairs += len(codes)
-        self.stats.verified_pairs += int(hit.sum())
-        self.dropped[right[hit]] = True
+        # Verified in slices of VERIFY_SLICE pairs: each slice fetches only its own rows' texts (a whole
+        # batch of pairs touches up to 2 * PAIR_BATCH rows, i.e. most of a 173k set's texts at once).
+        # Codes are sorted, so a slice's pairs share their earlier rows. Filtered by ``dropped`` once
+        # above, as before: the same pairs are verified and the same rows dropped.
+        for start in range(0, len(codes), VERIFY_SLICE):
+            part = codes[start : start + VERIFY_SLICE]
+            left, right = part // self.n, part % self.n
+            rows, inverse = np.unique(np.concatenate((left, right)), return_inverse=True)
+            texts = self.fetch(rows)
+            a = [texts[k] for k in inverse[: len(part)].tolist()]
+            b = [texts[k] for k in inverse[len(part) :].tolist()]
+            del texts
+            hit = ratios_at_least(a, b, self.threshold)
+            self.stats.verified_pairs += int(hit.sum())
+            self.dropped[right[hit]] = True
 
     def block(self, members: np.ndarray) -> None:
         """Verify every pair of an oversized bucket, tile by tile (``BLOCK`` x ``BLOCK`` ratios at once)."""
@@ -343,12 +356,43 @@ def chunked_column(ds: datasets.Dataset, column: str) -> pa.ChunkedArray:
     """The column as Arrow chunks straight from the (memory-mapped) table: no copy of the texts."""
     if column not in ds.column_names:
         raise InputError(f"dataset has no column {column!r} to compare (columns: {ds.column_names})")
-    values = ds.with_format("arrow")[column]
+    values = arrow_column(ds, column)
     if isinstance(values, pa.Array):
         values = pa.chunked_array([values])
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         raise InputError(f"column {column!r} must hold strings, found {values.type}")
     return values
+
+
+class MappedColumn:
+    """A string column of ``ds`` read lazily through its indices mapping (``filter``/``select``).
+
+    ``arrow_column`` would gather the whole column into anonymous memory first (every text, for a
+    173k set ~115 MB); here only a slice's or a batch's rows are gathered, from the memory-mapped table.
+    """
+
+    def __init__(self, ds: datasets.Dataset, column: str) -> None:
+        if column not in ds.column_names:
+            raise InputError(f"dataset has no column {column!r} to compare (columns: {ds.column_names})")
+        self.raw = ds.data.table.column(column)
+        if not (pa.types.is_string(self.raw.type) or pa.types.is_large_string(self.raw.type)):
+            raise InputError(f"column {column!r} must hold strings, found {self.raw.type}")
+        indices = ds._indices  # None when the rows are the table's own
+        self.mapping = None if indices is None else indices.column(0).to_numpy().astype(np.int64, copy=False)
+
+    def __len__(self) -> int:
+        return len(self.raw) if self.mapping is None else len(self.mapping)
+
+    def take(self, positions: pa.Array | np.ndarray) -> pa.ChunkedArray:
+        positions = np.asarray(positions, dtype=np.int64)
+        if self.mapping is not None:
+            positions = self.mapping[positions]
+        return self.raw.take(pa.array(positions, pa.int64()))
+
+    def slice(self, start: int, length: int) -> pa.ChunkedArray:
+        if self.mapping is None:
+            return self.raw.slice(start, length)
+        return self.take(np.arange(start, min(start + length, len(self)), dtype=np.int64))
 
 
 def _digests(texts: pa.Array) -> np.ndarray:
@@ -360,7 +404,7 @@ def _digests(texts: pa.Array) -> np.ndarray:
 
 
 def _signatures_by_chunk(
-    column: pa.ChunkedArray, groups: np.ndarray | None, bands: int, rows: int, shingle: int, seed: int
+    column: MappedColumn, groups: np.ndarray | None, bands: int, rows: int, shingle: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Band keys, normalised lengths and exact-text digests, ``_CHUNK_ROWS`` normalised texts at a time."""
     n = len(column)
@@ -390,10 +434,21 @@ def _compact(values: np.ndarray, rows: np.ndarray, step: int = 65_536) -> np.nda
 
 
 def _first_occurrence(digests: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-    """Rows whose (group, text) was not seen before, in row order."""
-    keyed = digests if groups is None else np.column_stack((digests, groups.astype(np.uint64)))
-    _, first = np.unique(keyed, axis=0, return_index=True)
-    return np.sort(first)
+    """Rows whose (group, text) was not seen before, in row order.
+
+    A stable lexicographic sort of the digest columns (and the group) puts equal texts together with
+    their earliest row first; no structured copy of the (rows, 2) array as ``np.unique(axis=0)`` makes.
+    """
+    columns = [digests[:, 1], digests[:, 0]] if groups is None else [groups, digests[:, 1], digests[:, 0]]
+    order = np.lexsort(columns)  # the last column is the primary key; stable
+    same = np.ones(max(len(order) - 1, 0), dtype=bool)  # row k+1 of the order equals row k
+    for column in columns:
+        ordered = column[order]
+        same &= ordered[1:] == ordered[:-1]
+        del ordered
+    first = order[np.concatenate(([True], ~same))] if len(order) else order
+    first.sort()
+    return first
 
 
 def deduplicate(
@@ -418,7 +473,7 @@ def deduplicate(
     stats = DedupStats(input=len(ds))
     if len(ds) == 0:
         return ds, stats
-    texts = chunked_column(ds, column)
+    texts = MappedColumn(ds, column)
     group_codes = None
     if by is not None:
         group_values = pc.fill_null(chunked_column(ds, by).combine_chunks(), "")
@@ -436,11 +491,11 @@ def deduplicate(
     stats.kept = len(keep)
     if "source" in ds.column_names and stats.kept < len(ds):
         dropped = np.setdiff1d(np.arange(len(ds)), keep, assume_unique=True)
-        sources = chunked_column(ds, "source").take(pa.array(dropped))
+        sources = MappedColumn(ds, "source").take(dropped)
         stats.dropped_by_source = {
             item["values"].as_py(): item["counts"].as_py() for item in pc.value_counts(sources)
         }
     stats.seconds = round(time.perf_counter() - started, 3)
     log.info("dedup: %s", stats.to_dict())
-    result = ds.select(keep.tolist()) if stats.kept < len(ds) else ds
+    result = ds.select(keep) if stats.kept < len(ds) else ds
     return result, stats

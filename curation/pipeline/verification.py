@@ -3,7 +3,7 @@
 Each domain's judge streams over that domain's rows. Every judgement is appended to a journal the
 moment it is made (keyed by row id + a hash of the answer), so an interrupted verification resumes
 without re-running a sandbox or re-asking a judge; the journal is merged into the dataset at the end
-with Arrow lookups, never a Python dict of the whole set.
+batch by batch from sorted keys and record offsets, never a Python dict or table of the whole set.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 import datasets
 import numpy as np
 import pyarrow as pa
-import pyarrow.json as pajson
 
 from curation.errors import InputError
 from curation.judges import JUDGE_COLUMNS, Judgement, make_judges
 from curation.pipeline.counts import counts_by_group, value_counts
 from curation.pipeline.stage import Stage, load_dataset_at
+from curation.sources.arrow import arrow_table
 
 VERDICT_COLUMNS = ("verified", "verdict", "verification_detail", "verification_method")
 _JOURNAL_SCHEMA = pa.schema(
@@ -100,19 +100,60 @@ class Journal:
     def close(self) -> None:
         self.handle.close()
 
+    def latest(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every key with a record, sorted, and the byte offset of its latest record.
+
+        One pass over the file keeping only a key and an offset per record (no verdicts, no details):
+        the merge reads each batch's records back from those offsets.
+        """
+        parts_keys: list[np.ndarray] = [np.zeros(0, "S1")]
+        parts_offsets: list[np.ndarray] = [np.zeros(0, np.int64)]
+        keys: list[bytes] = []
+        offsets: list[int] = []
+        position = 0
+        with open(self.path, "rb") as f:
+            for line in f:
+                keys.append(_record_key(line))
+                offsets.append(position)
+                position += len(line)
+                if len(keys) >= 65_536:
+                    parts_keys.append(np.array(keys, dtype=bytes))
+                    parts_offsets.append(np.array(offsets, dtype=np.int64))
+                    keys, offsets = [], []
+        parts_keys.append(np.array(keys, dtype=bytes) if keys else np.zeros(0, "S1"))
+        parts_offsets.append(np.array(offsets, dtype=np.int64))
+        all_keys = np.concatenate(parts_keys)
+        all_offsets = np.concatenate(parts_offsets)
+        del parts_keys, parts_offsets
+        order = np.argsort(all_keys, kind="stable")  # equal keys stay in journal order
+        all_keys = all_keys[order]
+        ends = np.append(all_keys[1:] != all_keys[:-1], True) if len(all_keys) else np.zeros(0, bool)
+        return all_keys[ends], all_offsets[order[ends]]  # the latest record of each key
+
+    def records(self, offsets: np.ndarray) -> list[dict[str, Any]]:
+        """The records starting at these byte offsets, in the given order."""
+        unique, inverse = np.unique(offsets, return_inverse=True)  # read in file order
+        with open(self.path, "rb") as f:
+            read: list[dict[str, Any]] = []
+            for offset in unique.tolist():
+                f.seek(offset)
+                read.append(json.loads(f.readline()))
+        return [read[k] for k in inverse.tolist()]
+
     def table(self) -> pa.Table:
-        """The latest judgement per key."""
-        if self.path.stat().st_size == 0:
-            return _JOURNAL_SCHEMA.empty_table()
-        table = pajson.read_json(
-            self.path, parse_options=pajson.ParseOptions(explicit_schema=_JOURNAL_SCHEMA),
-            read_options=pajson.ReadOptions(block_size=1 << 20, use_threads=False),
-            memory_pool=pa.system_memory_pool(),  # freed buffers go back to the OS, not to a cached arena
-        )  # fmt: skip
-        keys = np.asarray(table["key"].to_numpy(zero_copy_only=False), dtype="S24")
-        order = np.argsort(keys, kind="stable")  # equal keys stay in journal order
-        ends = np.append(keys[order][1:] != keys[order][:-1], True)
-        return table.take(pa.array(order[ends]))  # the latest record of each key
+        """The latest judgement per key (for inspection: the merge never holds this whole table)."""
+        _, offsets = self.latest()
+        return pa.Table.from_pylist(self.records(offsets), schema=_JOURNAL_SCHEMA)
+
+
+def _record_key(line: bytes) -> bytes:
+    """The ``key`` of one journal line (written first by ``Journal.write``), without parsing the rest."""
+    prefix = b'{"key": "'
+    if line.startswith(prefix):
+        end = line.find(b'"', len(prefix))
+        if end > 0 and b"\\" not in line[len(prefix) : end]:
+            return line[len(prefix) : end]
+    return str(json.loads(line)["key"]).encode()
 
 
 class VerifyStage(Stage):
@@ -138,7 +179,7 @@ class VerifyStage(Stage):
                     journal.write(key, judgement)
         finally:
             journal.close()
-        out = self._merge(ds, journal.table())
+        out = self._merge(ds, journal)
         summary = {
             "rows": len(out),
             "resumed_judgements": resumed,
@@ -158,31 +199,32 @@ class VerifyStage(Stage):
                 journal.write(row["_key"], judgement)
                 done.add(row["_key"])
 
-    def _merge(self, ds: datasets.Dataset, table: pa.Table) -> datasets.Dataset:
+    def _merge(self, ds: datasets.Dataset, journal: Journal) -> datasets.Dataset:
         """Add the verdict columns to every row, batch by batch.
 
-        The journal's keys are sorted once into a fixed-width numpy array and each batch is looked up
-        with ``searchsorted`` (rebuilding a hash set of every key per batch made the merge quadratic).
+        Only the journal's sorted keys and record offsets are held (~32 bytes per judgement); each
+        batch looks its keys up with ``searchsorted`` and reads just its own records back from the
+        file, so the verdicts and details of the whole set are never in memory at once.
         """
-        keys = np.asarray(table["key"].to_numpy(zero_copy_only=False), dtype="S24") if len(table) else np.zeros(0, "S24")
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        del keys
+        sorted_keys, offsets = journal.latest()
+        key_type = np.dtype(f"S{max(sorted_keys.dtype.itemsize, 24)}")  # searchsorted must not truncate
+        sorted_keys = sorted_keys.astype(key_type, copy=False)
 
         def add(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
             ids, sols = batch["id"], batch["deepseek_solution"]
-            wanted = np.array([verification_key(i or "", s or "") for i, s in zip(ids, sols)], dtype="S24")
+            computed = [verification_key(i or "", s or "").encode() for i, s in zip(ids, sols)]
+            wanted = np.array(computed, dtype=key_type)
             at = np.minimum(np.searchsorted(sorted_keys, wanted), max(len(sorted_keys) - 1, 0))
             found = sorted_keys[at] == wanted if len(sorted_keys) else np.zeros(len(wanted), bool)
             if not found.all():
                 row = ids[int(np.flatnonzero(~found)[0])]
                 raise InputError(f"verify: row {row!r} has no judgement in the journal (was it edited?)")
-            picked = table.take(pa.array(order[at]))
+            picked = journal.records(offsets[at])
             return {
-                "verified": picked["verified"].to_pylist(),
-                "verdict": picked["verdict"].to_pylist(),
-                "verification_detail": picked["detail"].to_pylist(),
-                "verification_method": picked["method"].to_pylist(),
+                "verified": [r["verified"] for r in picked],
+                "verdict": [r["verdict"] for r in picked],
+                "verification_detail": [r["detail"] for r in picked],
+                "verification_method": [r["method"] for r in picked],
             }
 
         features = ds.features.copy()
@@ -207,7 +249,7 @@ def _unknown_domain(rows: DomainRows, domain: str) -> Iterator[tuple[str, Judgem
 
 
 def _by_domain(ds: datasets.Dataset, column: str) -> dict[str, dict[str, int]]:
-    table = ds.select_columns(["domain", column]).with_format("arrow")[:]
+    table = arrow_table(ds, ["domain", column])
     grouped = table.group_by(["domain", column]).aggregate([([], "count_all")]).to_pylist()
     out: dict[str, dict[str, int]] = {}
     for row in grouped:
