@@ -37,6 +37,7 @@ lint: venv
 bench: venv sysdeps bench-env
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/execution.py
+	$(BIN)/python bench/pipeline.py
 
 # Area-specific targets (training environment, vLLM environment, ...) live in mk/*.mk.
 -include mk/*.mk
