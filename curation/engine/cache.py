@@ -20,6 +20,7 @@ import diskcache
 from diskcache.core import MODE_RAW
 
 from curation.engine.request import Response, Usage
+from curation.engine.segments import POINTER, SegmentStore
 
 _COMPRESS_ABOVE = 4096  # bytes; reasoning traces compress ~3-4x, short answers aren't worth it
 # the first byte of a stored entry says how the rest is encoded
@@ -35,18 +36,26 @@ class ResponseCache:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        # diskcache's folder holds only what diskcache writes (its ``check()`` flags anything else)
         self._cache = diskcache.Cache(
-            str(self.directory),
+            str(self.directory / "index"),
             size_limit=2**62,
             cull_limit=0,
             eviction_policy="none",
             sqlite_synchronous=0,
             statistics=False,
+            sqlite_cache_size=2**10,  # 4 MB of SQLite page cache: the index is small, answers live in segments
         )
+
+        self.segments = SegmentStore(self.directory)  # directory/segments/
 
     def get(self, key: str) -> Response | None:
         blob = self._cache.get(key)
-        return None if blob is None else _decode(blob)
+        return None if blob is None else _decode(self._resolve(blob))
+
+    def _resolve(self, stored: bytes) -> bytes:
+        """The entry's bytes: read from its segment when the index holds a pointer."""
+        return self.segments.read(stored) if stored[:1] == POINTER else stored
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Response]:
         """The cached responses among ``keys`` (absent keys are simply missing from the result).
@@ -61,7 +70,7 @@ class ResponseCache:
         found: dict[str, Response] = {}
         for key, mode, filename, value in self._select("key, mode, filename, value", keys):
             blob = self._cache._disk.fetch(mode, filename, value, False)
-            found[key] = _decode(blob)
+            found[key] = _decode(self._resolve(blob))
         return found
 
     def _select(self, columns: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -82,38 +91,32 @@ class ResponseCache:
         return key in self._cache
 
     def put(self, key: str, response: Response) -> None:
-        self._cache.set(key, _encode(response))
+        self.put_many([(key, response)])
 
     def put_many(self, items: Sequence[tuple[str, Response]]) -> None:
-        """Store many answers in one SQLite transaction.
+        """Store many answers: their bytes appended to a segment, then one SQLite transaction.
 
-        ``Cache.set`` costs a SELECT, an INSERT and ~8 µs of Python per answer. Answers small
-        enough to live inline (nearly all) are written with one ``executemany`` INSERT into
-        diskcache's ``Cache`` table instead, with the columns ``Cache.set`` would write
-        (diskcache's triggers keep its count and size). Should a key already be stored (a
-        re-asked twin, say), the INSERT skips it and the batch is redone with ``Cache.set``,
-        which replaces the old value properly (its file included). Answers too large to live
-        inline go through ``Cache.set`` directly.
+        The bytes go to this process's segment file first (flushed to the OS), then small pointers
+        are written with one ``executemany`` INSERT into diskcache's ``Cache`` table, with the
+        columns ``Cache.set`` would write (diskcache's triggers keep its count and size): a kill in
+        between leaves only unreferenced bytes. Should a key already be stored (a re-asked twin,
+        say), the INSERT skips it and the batch's pointers are written with ``Cache.set``, which
+        replaces the old value properly.
         """
-        disk = self._cache._disk
+        if not items:
+            return
+        pointers = self.segments.append([_encode(response) for _, response in items])
         now = time.time()
-        inline: list[tuple[str, bytes]] = []
         with self._cache.transact():
-            for key, response in items:
-                blob = _encode(response)
-                if len(blob) < disk.min_file_size:
-                    inline.append((key, blob))
-                else:
-                    self._cache.set(key, blob)
             inserted = self._cache._con.executemany(
                 "INSERT INTO Cache(key, raw, store_time, expire_time, access_time, access_count,"
                 " tag, size, mode, filename, value) VALUES (?, 1, ?, NULL, ?, 0, NULL, 0, ?, NULL, ?)"
                 " ON CONFLICT(key, raw) DO NOTHING",
-                [(key, now, now, MODE_RAW, blob) for key, blob in inline],
+                [(key, now, now, MODE_RAW, pointer) for (key, _), pointer in zip(items, pointers)],
             ).rowcount
-            if inserted < len(inline):
-                for key, blob in inline:
-                    self._cache.set(key, blob)
+            if inserted < len(items):
+                for (key, _), pointer in zip(items, pointers):
+                    self._cache.set(key, pointer)
 
     def delete(self, key: str) -> None:
         self._cache.delete(key)
@@ -123,6 +126,7 @@ class ResponseCache:
 
     def close(self) -> None:
         self._cache.close()
+        self.segments.close()
 
     def __enter__(self) -> ResponseCache:
         return self

@@ -117,11 +117,16 @@ class RateLimiter:
 
     def observe_headers(self, headers: Mapping[str, str]) -> None:
         """Pause ahead of a 429 when the server says a quota is exhausted."""
-        for kind in ("requests", "tokens"):
-            remaining = headers.get(f"x-ratelimit-remaining-{kind}")
-            reset = headers.get(f"x-ratelimit-reset-{kind}")
-            if remaining is not None and reset is not None and _to_float(remaining) == 0:
+        for remaining_header, reset_header in _QUOTA_HEADERS:
+            remaining = headers.get(remaining_header)
+            if remaining is None or _to_float(remaining) != 0:
+                continue
+            reset = headers.get(reset_header)
+            if reset is not None:
                 self.cool_down(parse_duration(reset))
+
+
+_QUOTA_HEADERS = tuple((f"x-ratelimit-remaining-{k}", f"x-ratelimit-reset-{k}") for k in ("requests", "tokens"))
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

@@ -27,14 +27,14 @@ def answer(i: int, size: int = 50, reasoning: bool = True) -> Response:
 def test_put_many_is_read_back_by_diskcache_get_and_get_many(tmp_path):
     cache = ResponseCache(tmp_path)
     items = [(f"k{i}", answer(i, reasoning=i % 2 == 0)) for i in range(20)]
-    items.append(("big", answer(99, size=200_000)))  # compressed, still inline
+    items.append(("big", answer(99, size=200_000)))  # compressed
     cache.put_many(items)
     assert len(cache) == 21
     many = cache.get_many([key for key, _ in items])
     for key, response in items:
         assert cache.get(key) == response
         assert many[key] == response
-    plain = diskcache.Cache(str(tmp_path))  # diskcache's own view: count, size and values agree
+    plain = diskcache.Cache(str(tmp_path / "index"))  # diskcache's own view: count, size and values agree
     assert len(plain) == 21 and plain.check() == []
     assert plain.get("k3") is not None
     cache.close()
@@ -44,9 +44,10 @@ def test_get_many_matches_get_for_misses_duplicates_files_and_long_key_lists(tmp
     cache = ResponseCache(tmp_path)
     rng = random.Random(1)
     incompressible = "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(40_000))
-    huge = Response(content=incompressible, finish_reason="stop")  # > 32 KB even compressed: a file
+    huge = Response(content=incompressible, finish_reason="stop")  # > 32 KB even compressed
     cache.put_many([("huge", huge), *((f"k{i}", answer(i)) for i in range(600))])
-    assert any(tmp_path.rglob("*.val")), "the huge answer should live in its own file"
+    segments = list((tmp_path / "segments").glob("*.seg"))
+    assert len(segments) == 1 and segments[0].stat().st_size > 100_000, "answers live in one segment"
     keys = ["huge", "missing", "k1", "k1", *(f"k{i}" for i in range(600))]
     many = cache.get_many(keys)
     assert set(many) == {"huge", *(f"k{i}" for i in range(600))}
@@ -60,7 +61,7 @@ def test_put_many_replaces_a_stored_key(tmp_path):
     cache.put_many([("k", answer(2)), ("new", answer(3))])
     assert len(cache) == 2
     assert cache.get("k") == answer(2) and cache.get_many(["k"])["k"] == answer(2)
-    assert diskcache.Cache(str(tmp_path)).check() == []
+    assert diskcache.Cache(str(tmp_path / "index")).check() == []
 
 
 def test_records_written_by_earlier_versions_still_read(tmp_path):
@@ -104,3 +105,15 @@ def test_cache_writer_failure_reaches_every_waiter(tmp_path, monkeypatch):
 
     asyncio.run(main())
     assert cache.get("k0") is None
+
+
+def test_writers_sharing_a_directory_append_to_their_own_segments(tmp_path):
+    first, second = ResponseCache(tmp_path), ResponseCache(tmp_path)
+    first.put_many([(f"a{i}", answer(i)) for i in range(5)])
+    second.put_many([(f"b{i}", answer(i + 10)) for i in range(5)])
+    assert len(list((tmp_path / "segments").glob("*.seg"))) == 2
+    assert first.get("b3") == answer(13) and second.get("a3") == answer(3)
+    index = diskcache.Cache(str(tmp_path / "index"))
+    assert all(len(index.get(key)) < 100 for key in ("a0", "b4"))  # the index holds pointers only
+    first.close()
+    second.close()

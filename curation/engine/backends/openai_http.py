@@ -70,6 +70,8 @@ class OpenAIBackend(Backend):
             self._session = None
 
     def _pick(self) -> Replica:
+        if len(self.replicas) == 1:  # the common case, on the hot path: nothing to choose
+            return self.replicas[0]
         now = time.monotonic()
         alive = [r for r in self.replicas if r.alive(now)]
         if not alive:  # all set aside: try the one that comes back first
