@@ -260,3 +260,13 @@ def assert_aime_layout(saved: dict[str, Any], examples: int, repeats: int, backe
     assert saved["config"]["model_args"]["backend"] == backend
     return aime
 
+
+def run_in_vllm_env(args: list[str], what: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run a command from the repo root in the vLLM environment (one process); fail the test on error."""
+    proc = subprocess.run(
+        args, capture_output=True, text=True, cwd=REPO_ROOT, env=vllm_env(in_process=True),
+        timeout=timeout, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"{what} failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    return proc
+

@@ -5,13 +5,12 @@ small AIME-style fixture, the Evalchemy results layout, seeded repeats, re-scori
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .harness import REPO_ROOT, assert_aime_layout, read_generations, read_results, vllm_env
+from .harness import assert_aime_layout, read_generations, read_results, run_in_vllm_env
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -46,18 +45,7 @@ def run_eval(python: Path, model: Path, fixture: Path, output: Path) -> dict[str
         "--output",
         str(output),
     ]
-    proc = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=vllm_env(in_process=True),
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, (
-        f"eval failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-    )
+    run_in_vllm_env(cmd, "eval")
     return read_results(output)
 
 

@@ -7,13 +7,12 @@ dir, so two runs share no cache and no engine: equal outputs mean the seeding re
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .harness import REPO_ROOT, vllm_env
+from .harness import run_in_vllm_env
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
@@ -22,16 +21,9 @@ N, MAX_TOKENS = 16, 24
 
 
 def run_job(python: Path, model: Path, working_dir: Path) -> dict[str, Any]:
-    proc = subprocess.run(
-        [str(python), str(JOB), str(model), str(working_dir), str(N), str(MAX_TOKENS)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=vllm_env(in_process=True),
-        timeout=300,
-        check=False,
+    proc = run_in_vllm_env(
+        [str(python), str(JOB), str(model), str(working_dir), str(N), str(MAX_TOKENS)], "offline job"
     )
-    assert proc.returncode == 0, f"offline job failed (rc {proc.returncode}):\n{proc.stderr[-4000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
