@@ -17,6 +17,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,7 +107,9 @@ def engine_job(args: list[str]) -> None:
     llm = Solve(teacher, working_dir=work, progress=False, max_in_flight=window_for(concurrency))
     sampler = RssSampler()
     started = time.perf_counter()
+    cpu0 = time.process_time()
     out = llm(rows)
+    cpu_s = time.process_time() - cpu0
     elapsed = time.perf_counter() - started
     sampler.stop()
     stats = llm.stats
@@ -116,6 +119,7 @@ def engine_job(args: list[str]) -> None:
                 "rows": len(out),
                 "elapsed_s": elapsed,
                 "rows_per_s": n / elapsed,
+                "cpu_us_per_row": cpu_s / n * 1e6,
                 "requests_sent": stats["requests_sent"],
                 "cache_hits": stats["cache_hits"],
                 "peak_rss_mb": max_rss_mb(),
@@ -207,7 +211,7 @@ def run_curator(base_url: str, n: int, concurrency: int, tag: str) -> dict | Non
 
 
 # ---------------------------------------------------------------------------------------------- scenarios
-def throughput(n: int, work: Path, rounds: int = 3) -> dict:
+def throughput(n: int, work: Path, rounds: int = 5) -> dict:
     """Bare loop and engine alternately, ``rounds`` times each; the best of each side is compared.
 
     The machine is shared, so single runs are noisy; alternating and taking each side's best
@@ -216,12 +220,17 @@ def throughput(n: int, work: Path, rounds: int = 3) -> dict:
     proc, base_url = start_fake_teacher_process(cpu=SERVER_CPU, answer_bytes=2048, latency_ms=0)
     bare_runs: list[float] = []
     engine_runs: list[float] = []
+    bare_cpu: list[float] = []
+    engine_cpu: list[float] = []
     try:
         for r in range(rounds):
+            cpu = time.process_time()
             bare_runs.append(asyncio.run(bare_loop(base_url, n, CONCURRENCY)))
+            bare_cpu.append((time.process_time() - cpu) / n * 1e6)
             reset_teacher(base_url)
             engine = run_engine(base_url, work / f"throughput-{r}", n, CONCURRENCY, f"thr{r}-")
             engine_runs.append(engine["rows_per_s"])
+            engine_cpu.append(engine["cpu_us_per_row"])
             reset_teacher(base_url)
         curator = run_curator(base_url, n, CONCURRENCY, "cur-")
     finally:
@@ -235,6 +244,9 @@ def throughput(n: int, work: Path, rounds: int = 3) -> dict:
         "bare_req_per_s": bare,
         "engine_rows_per_s": best,
         "engine_vs_bare": best / bare,
+        # client CPU per row (the client is CPU-bound on its core): where the difference comes from
+        "bare_cpu_us_per_req_median": statistics.median(bare_cpu),
+        "engine_cpu_us_per_row_median": statistics.median(engine_cpu),
     }
     if curator:
         result["curator_rows_per_s"] = curator["rows_per_s"]
@@ -363,6 +375,10 @@ def report(results: dict) -> None:
         lines.append(
             f"throughput ({t['n']} prompts, 2 KB answers, 0 ms): engine {t['engine_rows_per_s']:.0f} rows/s, "
             f"bare aiohttp {t['bare_req_per_s']:.0f} req/s -> {t['engine_vs_bare']:.0%} of bare (target >= 60%)"
+        )
+        lines.append(
+            f"  client CPU per row (median): engine {t['engine_cpu_us_per_row_median']:.0f} us, "
+            f"bare {t['bare_cpu_us_per_req_median']:.0f} us"
         )
         if "engine_vs_curator" in t:
             lines.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from training.errors import TrainEnvironmentMissing
@@ -19,22 +20,33 @@ VENV_NAME = ".venv-train"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _venv_python(root: Path) -> Path:
-    return root / VENV_NAME / "bin" / "python"
+def venv_interpreter(
+    env_var: str, venv_name: str, roots: Iterable[Path], missing: type[Exception] = FileNotFoundError
+) -> Path | None:
+    """``$env_var`` when set (``missing`` raised if it is not an executable), else the first
+    ``<root>/<venv_name>/bin/python`` that exists, else None.
+
+    The project keeps each heavy stack (LLaMA-Factory, vLLM) in its own venv; this is how every
+    caller finds one.
+    """
+    override = os.environ.get(env_var)
+    if override:
+        path = Path(override)
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise missing(f"{env_var}={override} is not an executable Python interpreter.")
+        return path
+    for root in roots:
+        candidate = root / venv_name / "bin" / "python"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def find_train_python(*, required: bool = True) -> Path | None:
     """Interpreter that has llamafactory: $THOUGHTMILL_TRAIN_PYTHON, then .venv-train, then this one."""
-    override = os.environ.get(ENV_VAR)
-    if override:
-        path = Path(override)
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            raise TrainEnvironmentMissing(f"{ENV_VAR}={override} is not an executable Python interpreter.")
-        return path
-    for root in (REPO_ROOT, Path.cwd()):
-        candidate = _venv_python(root)
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
+    found = venv_interpreter(ENV_VAR, VENV_NAME, (REPO_ROOT, Path.cwd()), TrainEnvironmentMissing)
+    if found is not None:
+        return found
     if importlib.util.find_spec("llamafactory") is not None:
         return Path(sys.executable)
     if not required:

@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,11 @@ from curation.engine.segments import POINTER, SegmentStore
 
 _COMPRESS_ABOVE = 4096  # bytes; reasoning traces compress ~3-4x, short answers aren't worth it
 # the first byte of a stored entry says how the rest is encoded
-_FRAMED, _ZLIB_FRAMED = b"t", b"u"  # JSON header line + raw UTF-8 texts (plain / zlib)
-_JSON, _ZLIB_JSON = b"j", b"z"  # one JSON record: written by earlier versions, still read
+_FRAMED, _ZLIB_FRAMED = b"f", b"g"  # JSON list header line + raw UTF-8 texts (plain / zlib)
+# written by earlier versions, still read: a JSON object header line + texts, or one JSON record
+_OBJECT_FRAMED, _ZLIB_OBJECT_FRAMED = b"t", b"u"
+_JSON, _ZLIB_JSON = b"j", b"z"
+Committed = Callable[[BaseException | None], None]  # told whether an answer was stored
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=) builds one per call
 _LOOKUP_CHUNK = 500  # keys per bulk SELECT; well under SQLite's bound-parameter limit (32766)
 
@@ -136,39 +139,60 @@ class ResponseCache:
 
 
 class CacheWriter:
-    """Batches answers into one SQLite transaction each, on the event loop itself.
+    """Commits answers in batches on the event loop, without making the engine wait for each commit.
 
-    One commit per answer costs ~30 µs of a ~150 µs row budget at full speed. Answers are instead
-    gathered for at most ``delay`` seconds (or ``max_batch`` answers) and committed together. The
-    commit runs on the loop rather than in a thread: the engine is CPU-bound on one core, and a
-    writer thread only adds GIL hand-offs to every socket read. ``put`` returns once the answer is
-    committed, and the engine holds a request's in-flight slot until then, so "in flight" still
-    bounds what a kill can cost.
+    One commit per answer costs ~30 µs of a ~150 µs row budget at full speed, and parking a worker
+    until its answer's batch is committed costs a task switch per row. Instead ``add`` returns at
+    once: answers are gathered for at most ``delay`` seconds (or ``max_batch`` answers) and committed
+    together, then each one's ``on_committed`` callback learns the outcome. The engine counts an
+    answer against its in-flight window until that callback, so "in flight" still bounds what a kill
+    can cost; until then the answer is visible through :meth:`pending`. The commit runs on the loop
+    rather than in a thread: the engine is CPU-bound on one core, and a writer thread only adds GIL
+    hand-offs to every socket read.
     """
 
     def __init__(self, cache: ResponseCache, max_batch: int = 256, delay: float = 0.002) -> None:
         self.cache = cache
         self.max_batch = max_batch
         self.delay = delay
-        self._pending: list[tuple[str, Response, asyncio.Future[None]]] = []
+        self._batch: list[tuple[str, Response, Committed]] = []
+        self._uncommitted: dict[str, Response] = {}
         self._timer: asyncio.TimerHandle | None = None
 
-    async def put(self, key: str, response: Response) -> None:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._pending.append((key, response, future))
-        if len(self._pending) >= self.max_batch:
+    def add(self, key: str, response: Response, on_committed: Committed) -> None:
+        """Queue an answer; ``on_committed(None)`` once it is stored, ``on_committed(error)`` if not."""
+        self._batch.append((key, response, on_committed))
+        self._uncommitted[key] = response
+        if len(self._batch) >= self.max_batch:
             self.flush()
         elif self._timer is None:
-            self._timer = loop.call_later(self.delay, self.flush)
+            self._timer = asyncio.get_running_loop().call_later(self.delay, self.flush)
+
+    async def put(self, key: str, response: Response) -> None:
+        """``add``, then wait until the answer is committed (raises what the commit raised)."""
+        future = asyncio.get_running_loop().create_future()
+
+        def settle(error: BaseException | None) -> None:
+            if future.done():  # its waiter was cancelled; the answer is stored all the same
+                return
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+        self.add(key, response, settle)
         await future
 
+    def pending(self, key: str) -> Response | None:
+        """An answer added but not committed yet (a twin row must not send it again)."""
+        return self._uncommitted.get(key)
+
     def flush(self) -> None:
-        """Commit everything pending; every waiter learns of a failure (a full disk, say)."""
+        """Commit everything queued; every callback learns of a failure (a full disk, say)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch, self._pending = self._pending, []
+        batch, self._batch = self._batch, []
         if not batch:
             return
         error: BaseException | None = None
@@ -176,55 +200,62 @@ class CacheWriter:
             self.cache.put_many([(key, response) for key, response, _ in batch])
         except Exception as exc:
             error = exc
-        for _, _, future in batch:
-            if future.done():  # its waiter was cancelled; the answer is stored all the same
-                continue
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
+        for key, _, on_committed in batch:
+            self._uncommitted.pop(key, None)
+            on_committed(error)
 
     def close(self) -> None:
-        """Commit what is still pending (answers whose waiters were cancelled included)."""
+        """Commit what is still queued."""
         self.flush()
 
 
 def _encode(response: Response) -> bytes:
-    """The stored form: a one-line JSON header, then the answer's texts as plain UTF-8.
+    """The stored form: a one-line JSON list header, then the answer's texts as plain UTF-8.
 
     Framing the texts rather than JSON-escaping them costs ~1 µs instead of ~7 µs for a 2 KB
-    answer (and the same saving on every read). Large entries are zlib-compressed as a whole.
+    answer (and the same saving on every read); a list header costs half what an object does.
+    Large entries are zlib-compressed as a whole.
     """
     content = response.content.encode()
-    reasoning = b"" if response.reasoning_content is None else response.reasoning_content.encode()
-    header = {
-        "finish_reason": response.finish_reason,
-        "usage": response.usage.to_dict(),
-        "model": response.model,
-        "content_bytes": len(content),
-        "has_reasoning": response.reasoning_content is not None,
-    }
-    framed = _COMPACT_JSON.encode(header).encode() + b"\n" + content + reasoning
+    reasoning = response.reasoning_content
+    usage = response.usage
+    header = [
+        response.finish_reason,
+        response.model,
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        usage.reasoning_tokens,
+        usage.cached_tokens,
+        len(content),
+        reasoning is not None,
+    ]
+    framed = _COMPACT_JSON.encode(header).encode() + b"\n" + content + (reasoning or "").encode()
     if len(framed) > _COMPRESS_ABOVE:
         return _ZLIB_FRAMED + zlib.compress(framed, 1)
     return _FRAMED + framed
 
 
 def _decode(blob: bytes) -> Response:
-    """Any stored form, including the JSON records (``j``, ``z``) older versions wrote."""
+    """Any stored form, including those (``t``, ``u``, ``j``, ``z``) older versions wrote."""
     tag, body = blob[:1], blob[1:]
-    if tag in (_ZLIB_FRAMED, _ZLIB_JSON):
+    if tag in (_ZLIB_FRAMED, _ZLIB_OBJECT_FRAMED, _ZLIB_JSON):
         body = zlib.decompress(body)
     if tag in (_JSON, _ZLIB_JSON):
         return Response.from_record(json.loads(body), from_cache=True)
     head, _, texts = body.partition(b"\n")
-    header = json.loads(head)
-    split = header["content_bytes"]
+    if tag in (_OBJECT_FRAMED, _ZLIB_OBJECT_FRAMED):
+        header = json.loads(head)
+        finish_reason, model = header["finish_reason"], header["model"]
+        usage = Usage.from_dict(header["usage"])
+        split, has_reasoning = header["content_bytes"], header["has_reasoning"]
+    else:
+        finish_reason, model, prompt, completion, reasoning, cached, split, has_reasoning = json.loads(head)
+        usage = Usage(prompt, completion, reasoning, cached)
     return Response(
         content=texts[:split].decode(),
-        reasoning_content=texts[split:].decode() if header["has_reasoning"] else None,
-        finish_reason=header["finish_reason"],
-        usage=Usage.from_dict(header["usage"]),
-        model=header["model"],
+        reasoning_content=texts[split:].decode() if has_reasoning else None,
+        finish_reason=finish_reason,
+        usage=usage,
+        model=model,
         from_cache=True,
     )

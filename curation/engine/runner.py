@@ -6,11 +6,12 @@ Shape of one run:
                                  ▼
          a fixed pool of max_in_flight workers = the in-flight window (no task per row)
                                  ▼
-        rate limiter ──► backend (retried by tenacity) ──► cache.put ──► handle ──► writer
+        rate limiter ──► backend (retried by tenacity) ──► cache writer ──► handle ──► writer
 
-Every answer is cached the moment it arrives, before ``parse`` runs, so a crash, a kill or a bug in
-``parse`` never costs a second payment: a re-run sends only what has no cached answer and rebuilds
-the output from the cache in input order. Identical requests in flight at once are sent once.
+Every answer goes to the cache writer the moment it arrives, before ``parse`` runs, and is committed
+within milliseconds; it counts against the in-flight window until then. So a crash, a kill or a bug
+in ``parse`` never costs more than the window: a re-run sends only what has no cached answer and
+rebuilds the output from the cache in input order. Identical requests in flight at once are sent once.
 """
 
 from __future__ import annotations
@@ -177,6 +178,8 @@ class Engine:
         self.writer = ShardWriter(self.paths.shards, self.rows_per_shard)
         self._fatal: BaseException | None = None
         self._in_flight: dict[str, asyncio.Future[Response]] = {}
+        # requests sent whose answers are not committed yet: never more than the window
+        self._window = asyncio.Semaphore(self.max_in_flight)
         self._workers: list[asyncio.Task[None]] = []
         self._hits_since_yield = 0
         started = time.monotonic()
@@ -215,8 +218,9 @@ class Engine:
         """Run ``max_in_flight`` workers over one shared stream of looked-up rows.
 
         A fixed pool, not a task per row: each worker takes the next row, answers it (from the
-        cache or the teacher, which includes committing the answer) and only then takes another,
-        so the pool size is the in-flight window and a kill re-sends at most that many requests.
+        cache or the teacher) and only then takes another. A request also takes a place in the
+        window until its answer is committed, so however the commits lag, the requests sent and
+        not yet stored never exceed the window, and a kill re-sends at most that many.
         """
         work = self._work(rows)
         self._workers = [asyncio.create_task(self._worker(work)) for _ in range(self.max_in_flight)]
@@ -292,9 +296,9 @@ class Engine:
         twins = {key for *_, key in chunk if key in self._in_flight}
         seen: set[str] = set()
         for index, row, request, key in chunk:
-            cached = found.get(key)
+            cached = found.get(key) or self._cache_writer.pending(key)
             if cached is None and (key in twins or key in seen) and key not in self._in_flight:
-                cached = self.cache.get(key)
+                cached = self._cache_writer.pending(key) or self.cache.get(key)
             seen.add(key)
             yield index, row, request, key, cached
 
@@ -310,12 +314,12 @@ class Engine:
                 return
             self._deliver(index, row, response)
             return
+        await self._window.acquire()
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = future
+        committing = False
         try:
             response = await self._call(request)
-            await self._cache_writer.put(key, response)
-            future.set_result(response)
         except AuthenticationError as exc:
             self._stop(exc)
             future.set_exception(exc)
@@ -333,11 +337,23 @@ class Engine:
             log.exception("row %d: unexpected error from the backend", index)
             self._record_failure(index, "internal_error", detail)
             return
+        else:
+            self._cache_writer.add(key, response, self._committed)  # its window place is freed then
+            committing = True
+            future.set_result(response)
         finally:
             self._in_flight.pop(key, None)
+            if not committing:  # no answer to store: its place in the window is free at once
+                self._window.release()
             if future.done() and not future.cancelled():
                 future.exception()  # mark retrieved: no "never retrieved" warnings
         self._deliver(index, row, response)
+
+    def _committed(self, error: BaseException | None) -> None:
+        """An answer's batch was committed (or failed to be): its place in the window is free."""
+        self._window.release()
+        if error is not None:
+            self._stop(CurationError(f"cannot store answers in the cache at {self.cache.directory}: {error}"))
 
     async def _call(self, request: Request) -> Response:
         """Send with retries; validate before caching so an invalid reply is never cached."""

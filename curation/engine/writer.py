@@ -88,14 +88,21 @@ class ShardWriter:
         with pa.OSFile(str(staging / DATA_FILE), "wb") as sink, pa.ipc.new_stream(sink, out_schema) as out:
             for bucket in sorted(self._parts):
                 table = pa.Table.from_batches([_read_batch(p, i) for p, i in self._parts[bucket]])
-                table = _conform(table, schema).sort_by([(ROW, "ascending"), (SUB, "ascending")])
-                out.write_table(table.drop_columns([ROW, SUB]))
+                out.write_table(_in_input_order(_conform(table, schema)).drop_columns([ROW, SUB]))
         write_dataset_metadata(staging)
         if output_dir.exists():
             shutil.rmtree(output_dir)
         staging.rename(output_dir)
         shutil.rmtree(self.directory, ignore_errors=True)
         return datasets.load_from_disk(str(output_dir))
+
+
+def _in_input_order(table: pa.Table) -> pa.Table:
+    """Sorted by input position; a bucket already in order (a fully cached run) is not copied."""
+    order = np.lexsort((table.column(SUB).to_numpy(), table.column(ROW).to_numpy()))
+    if np.array_equal(order, np.arange(len(order))):
+        return table
+    return table.take(pa.array(order))
 
 
 def _read_batch(path: Path, index: int) -> pa.RecordBatch:

@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from training.environment import venv_interpreter
+
 ENV_VAR = "THOUGHTMILL_VLLM_PYTHON"
 VENV_NAME = ".venv-vllm"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,14 +30,7 @@ TINY_MODEL_DIR = REPO_ROOT / ".cache" / "tiny-model" / "vllm"
 
 def find_vllm_python() -> Path | None:
     """$THOUGHTMILL_VLLM_PYTHON, else <repo>/.venv-vllm/bin/python, else None."""
-    override = os.environ.get(ENV_VAR)
-    if override:
-        path = Path(override)
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            raise FileNotFoundError(f"{ENV_VAR}={override} is not an executable Python interpreter")
-        return path
-    candidate = REPO_ROOT / VENV_NAME / "bin" / "python"
-    return candidate if candidate.is_file() and os.access(candidate, os.X_OK) else None
+    return venv_interpreter(ENV_VAR, VENV_NAME, (REPO_ROOT,))
 
 
 def missing_message() -> str:
