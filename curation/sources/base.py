@@ -16,6 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
+from huggingface_hub.errors import EntryNotFoundError, HFValidationError
 
 from curation.errors import InputError
 from curation.schema import DOMAINS, PROBLEM_COLUMNS, problem_id
@@ -167,8 +168,10 @@ class Source:
             origin = str(target)
         else:
             spec = self.hub_spec(split) if target is None else HubSpec(str(target))
-            ds = read_hub(spec, split=split, limit=limit, streaming=streaming)
-            origin = f"hub:{spec.path}"
+            ds = read_hub(
+                spec, split=split, limit=limit, streaming=streaming, source=self.source_name, requested=target
+            )
+            origin = f"hub:{hub_location(spec, split)}"
         if limit is not None and len(ds) > limit:
             ds = ds.select(range(limit))
         return ds, origin
@@ -270,19 +273,98 @@ def read_local(path: Path, *, source: str) -> datasets.Dataset:
         ) from exc
 
 
-def read_hub(spec: HubSpec, *, split: str, limit: int | None, streaming: bool) -> datasets.Dataset:
-    """Read from the Hub. ``streaming`` reads lazily (only ``limit`` rows when given) into an Arrow file."""
+def read_hub(
+    spec: HubSpec,
+    *,
+    split: str,
+    limit: int | None,
+    streaming: bool,
+    source: str | None = None,
+    requested: str | Path | None = None,
+) -> datasets.Dataset:
+    """Read from the Hub. ``streaming`` reads lazily (only ``limit`` rows when given) into an Arrow file.
+
+    A Hub that cannot be reached (offline, no network, a missing or gated dataset) is an InputError
+    naming ``source``, the Hub location and how to go on; ``requested`` is the path the caller gave,
+    named in the error because it was no local file and so was read as a Hub id.
+    """
     kwargs: dict[str, Any] = {"split": split}
     if spec.name:
         kwargs["name"] = spec.name
     if spec.data_files:
         kwargs["data_files"] = dict(spec.data_files)
-    if not streaming:
-        return datasets.load_dataset(spec.path, **kwargs)
-    stream = datasets.load_dataset(spec.path, streaming=True, **kwargs)
-    if limit is not None:
-        stream = stream.take(limit)
-    return materialise(stream)
+    try:
+        if not streaming:
+            return datasets.load_dataset(spec.path, **kwargs)
+        stream = datasets.load_dataset(spec.path, streaming=True, **kwargs)
+        if limit is not None:
+            stream = stream.take(limit)
+        return materialise(stream)
+    except Exception as exc:
+        failure = hub_failure(exc)
+        if failure is None:
+            raise
+        raise hub_error(source, describe_hub(spec, split), failure, requested=requested) from exc
+
+
+#: Top-level packages of the HTTP clients under ``huggingface_hub``/``fsspec``: their network errors
+#: (httpx's ``ConnectError``, for one) do not all derive from OSError.
+_HTTP_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3", "aiohttp"})
+
+
+def hub_failure(exc: BaseException) -> BaseException | None:
+    """The exception in ``exc``'s cause chain that says the Hub, or the data on it, could not be read.
+
+    ``datasets`` re-raises network failures as ``ConnectionError``/``FileNotFoundError`` and wraps those
+    of a streamed read in ``DatasetGenerationError``, so the whole chain is inspected.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (OSError, EntryNotFoundError, HFValidationError)):
+            return current  # OSError covers HfHubHTTPError, OfflineModeIsEnabled, DatasetNotFoundError
+        if type(current).__module__.partition(".")[0] in _HTTP_PACKAGES:
+            return current
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return None
+
+
+def hub_location(spec: HubSpec, split: str) -> str:
+    """The dataset a HubSpec names, short: its first data file's URL for a builder spec, else the repo id."""
+    if spec.data_files:
+        files = spec.data_files.get(split) or next(iter(spec.data_files.values()))
+        return files if isinstance(files, str) else files[0]
+    return spec.path
+
+
+def describe_hub(spec: HubSpec, split: str) -> str:
+    """Where a HubSpec reads from, for messages: the data files' URLs, or the repo id and config."""
+    if spec.data_files:
+        files = spec.data_files.get(split) or [str(f) for f in spec.data_files.values()]
+        urls = files if isinstance(files, str) else ", ".join(files)
+        return f"{urls} ({spec.path} files, split {split!r})"
+    config = f", config {spec.name!r}" if spec.name else ""
+    return f"dataset {spec.path!r}{config}, split {split!r},"
+
+
+def hub_error(
+    source: str | None, where: str, failure: BaseException, *, requested: str | Path | None = None
+) -> InputError:
+    """The InputError for a Hub read that failed: which source, what was read, why, and what to do."""
+    reason = (str(failure).strip().splitlines() or [""])[0]
+    not_local = (
+        f"{str(requested)!r} is no local file or folder, so it was read as a Hub dataset id; "
+        if requested is not None
+        else ""
+    )
+    return InputError(
+        f"source {source or 'hub'!r}: {not_local}cannot read {where} from the Hugging Face Hub "
+        f"({type(failure).__name__}: {reason}). Check the network connection and Hub access (log in or set "
+        "HF_TOKEN for a gated dataset; with HF_HUB_OFFLINE=1 only data already in the cache can be read), "
+        "or download the data and pass its local path (`path:` of the source in the pipeline config, "
+        "or load_source(name, path))."
+    )
 
 
 def materialise(stream: datasets.IterableDataset) -> datasets.Dataset:

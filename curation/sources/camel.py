@@ -18,7 +18,7 @@ import numpy as np
 
 from curation.errors import InputError
 from curation.sources.arrow import arrow_column
-from curation.sources.base import DROP, Source, SourceStats, read_local
+from curation.sources.base import DROP, Source, SourceStats, hub_error, hub_failure, read_local
 
 SUBJECTS = ("physics", "chemistry", "biology")
 #: OpenThoughts sampled 2 questions per sub-topic with seed 42.
@@ -82,7 +82,15 @@ class Camel(Source):
             from huggingface_hub import hf_hub_download
 
             repo = str(path_or_hub or f"camel-ai/{self.subject}")
-            path = Path(hf_hub_download(repo, f"{self.subject}.zip", repo_type="dataset"))
+            filename = f"{self.subject}.zip"
+            try:
+                path = Path(hf_hub_download(repo, filename, repo_type="dataset"))
+            except Exception as exc:
+                failure = hub_failure(exc)
+                if failure is None:
+                    raise
+                where = f"{filename} of dataset {repo!r}"
+                raise hub_error(self.source_name, where, failure, requested=path_or_hub) from exc
             origin = f"hub:{repo}"
         ds = (
             read_zip(path, source=self.source_name)
