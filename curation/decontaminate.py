@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.datasets_io import read_batches, take_rows
 from curation.dedup import (
     BANDS,
     DEFAULT_THRESHOLD,
@@ -32,6 +33,7 @@ from curation.dedup import (
     ROWS,
     SHINGLE,
     band_keys,
+    check_text_column,
     chunked_column,
     minhash_signatures,
     normalize,
@@ -217,7 +219,7 @@ def ngram_hashes(texts: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 # -- the stage -------------------------------------------------------------------------------------
 
-CHUNK_ROWS = 20_000
+CHUNK_ROWS = 4_096
 
 
 class BenchmarkIndex:
@@ -285,7 +287,7 @@ def decontaminate(
     stats = DecontaminationStats(input=len(ds), method=method)
     if len(ds) == 0:
         return ds, stats
-    source = chunked_column(ds, column)
+    check_text_column(ds, column)
     indexes: dict[str, BenchmarkIndex] = {}
     for name, problems in benchmarks.items():
         stats.benchmark_sizes[name] = len(problems)
@@ -294,8 +296,9 @@ def decontaminate(
             bench = normalize(pa.array(list(problems), pa.string()))
             indexes[name] = BenchmarkIndex(bench, bands=bands, rows=rows, seed=seed, ngram=ngram)
     contaminated = np.zeros(len(ds), dtype=bool)
-    for start in range(0, len(ds), CHUNK_ROWS):
-        texts = normalize(pc.fill_null(source.slice(start, CHUNK_ROWS).combine_chunks(), ""))
+    start = 0
+    for batch in read_batches(ds, CHUNK_ROWS, [column]):  # plain file reads, not the memory map
+        texts = normalize(pc.fill_null(batch.column(0), ""))
         strings = texts.to_pylist() if method in ("fuzzy", "both") else []
         keys = (
             band_keys(minhash_signatures(texts, num_perm=bands * rows, shingle=SHINGLE, seed=seed), bands, rows)
@@ -310,11 +313,12 @@ def decontaminate(
                 hit |= index.ngram_hits(texts)
             stats.by_benchmark[name] += int(hit.sum())
             contaminated[start : start + len(texts)] |= hit
+        start += len(texts)
     keep = np.flatnonzero(~contaminated)
     stats.dropped = int(contaminated.sum())
     stats.kept = len(keep)
     if stats.dropped and "source" in ds.column_names:
-        sources = chunked_column(ds, "source").take(pa.array(np.flatnonzero(contaminated)))
+        sources = take_rows(chunked_column(ds, "source"), np.flatnonzero(contaminated))
         stats.dropped_by_source = {i["values"].as_py(): i["counts"].as_py() for i in pc.value_counts(sources)}
     stats.seconds = round(time.perf_counter() - started, 3)
     log.info("decontamination: %s", stats.to_dict())

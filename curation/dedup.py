@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
+from curation.datasets_io import read_batches, take_rows
 from curation.errors import ConfigError, InputError
 from curation.sources.arrow import arrow_column
 
@@ -180,8 +181,11 @@ class TextFetcher:
         self.rows = rows
 
     def __call__(self, idx: np.ndarray) -> list[str]:
-        positions = self.rows[idx] if self.rows is not None else idx
-        taken = self.column.take(pa.array(positions, pa.int64()))
+        positions = np.asarray(self.rows[idx] if self.rows is not None else idx, dtype=np.int64)
+        if isinstance(self.column, pa.ChunkedArray):
+            taken = take_rows(self.column, positions)  # Arrow's take would first copy the whole column
+        else:
+            taken = self.column.take(pa.array(positions, pa.int64()))
         if isinstance(taken, pa.ChunkedArray):
             taken = taken.combine_chunks() if taken.num_chunks else pa.array([], pa.string())
         return normalize(pc.fill_null(taken, "")).to_pylist()
@@ -352,15 +356,21 @@ def find_near_duplicates(
 # -- the stage -------------------------------------------------------------------------------------
 
 
-def chunked_column(ds: datasets.Dataset, column: str) -> pa.ChunkedArray:
-    """The column as Arrow chunks straight from the (memory-mapped) table: no copy of the texts."""
+def check_text_column(ds: datasets.Dataset, column: str) -> None:
+    """Raise ``InputError`` unless ``ds`` has ``column`` and it holds strings (read nothing)."""
     if column not in ds.column_names:
         raise InputError(f"dataset has no column {column!r} to compare (columns: {ds.column_names})")
+    kind = ds.data.schema.field(column).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise InputError(f"column {column!r} must hold strings, found {kind}")
+
+
+def chunked_column(ds: datasets.Dataset, column: str) -> pa.ChunkedArray:
+    """The column as Arrow chunks straight from the (memory-mapped) table: no copy of the texts."""
+    check_text_column(ds, column)
     values = arrow_column(ds, column)
     if isinstance(values, pa.Array):
         values = pa.chunked_array([values])
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        raise InputError(f"column {column!r} must hold strings, found {values.type}")
     return values
 
 
@@ -368,31 +378,26 @@ class MappedColumn:
     """A string column of ``ds`` read lazily through its indices mapping (``filter``/``select``).
 
     ``arrow_column`` would gather the whole column into anonymous memory first (every text, for a
-    173k set ~115 MB); here only a slice's or a batch's rows are gathered, from the memory-mapped table.
+    173k set ~115 MB); here only a batch's rows are gathered, chunk by chunk, from the memory-mapped
+    table (a plain ``take`` would copy the whole column on every call). Random gathers go through the
+    map: over a run they touch most of the file's pages (the kernel maps neighbouring pages on each
+    fault), which stay resident as clean page cache until the dataset is dropped.
     """
 
     def __init__(self, ds: datasets.Dataset, column: str) -> None:
-        if column not in ds.column_names:
-            raise InputError(f"dataset has no column {column!r} to compare (columns: {ds.column_names})")
+        check_text_column(ds, column)
         self.raw = ds.data.table.column(column)
-        if not (pa.types.is_string(self.raw.type) or pa.types.is_large_string(self.raw.type)):
-            raise InputError(f"column {column!r} must hold strings, found {self.raw.type}")
         indices = ds._indices  # None when the rows are the table's own
         self.mapping = None if indices is None else indices.column(0).to_numpy().astype(np.int64, copy=False)
 
     def __len__(self) -> int:
         return len(self.raw) if self.mapping is None else len(self.mapping)
 
-    def take(self, positions: pa.Array | np.ndarray) -> pa.ChunkedArray:
+    def take(self, positions: pa.Array | np.ndarray) -> pa.Array:
         positions = np.asarray(positions, dtype=np.int64)
         if self.mapping is not None:
             positions = self.mapping[positions]
-        return self.raw.take(pa.array(positions, pa.int64()))
-
-    def slice(self, start: int, length: int) -> pa.ChunkedArray:
-        if self.mapping is None:
-            return self.raw.slice(start, length)
-        return self.take(np.arange(start, min(start + length, len(self)), dtype=np.int64))
+        return take_rows(self.raw, positions)
 
 
 def _digests(texts: pa.Array) -> np.ndarray:
@@ -404,21 +409,31 @@ def _digests(texts: pa.Array) -> np.ndarray:
 
 
 def _signatures_by_chunk(
-    column: MappedColumn, groups: np.ndarray | None, bands: int, rows: int, shingle: int, seed: int
+    ds: datasets.Dataset,
+    column: str,
+    groups: np.ndarray | None,
+    bands: int,
+    rows: int,
+    shingle: int,
+    seed: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Band keys, normalised lengths and exact-text digests, ``_CHUNK_ROWS`` normalised texts at a time."""
-    n = len(column)
+    """Band keys, normalised lengths and exact-text digests, ``_CHUNK_ROWS`` normalised texts at a time.
+
+    The texts are read with plain file reads (``read_batches``), not through the memory map.
+    """
+    n = len(ds)
     keys = np.empty((n, bands), dtype=np.uint64)
     lengths = np.empty(n, dtype=np.int64)
     digests = np.empty((n, 2), dtype=np.uint64)
-    for start in range(0, n, _CHUNK_ROWS):
-        chunk = pc.fill_null(column.slice(start, _CHUNK_ROWS).combine_chunks(), "")
-        texts = normalize(chunk)
+    start = 0
+    for batch in read_batches(ds, _CHUNK_ROWS, [column]):
+        texts = normalize(pc.fill_null(batch.column(0), ""))
         stop = start + len(texts)
         signatures = minhash_signatures(texts, num_perm=bands * rows, shingle=shingle, seed=seed)
         keys[start:stop] = band_keys(signatures, bands, rows, groups[start:stop] if groups is not None else None)
         lengths[start:stop] = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
         digests[start:stop] = _digests(texts)
+        start = stop
     return keys, lengths, digests
 
 
@@ -478,7 +493,7 @@ def deduplicate(
     if by is not None:
         group_values = pc.fill_null(chunked_column(ds, by).combine_chunks(), "")
         group_codes = pc.dictionary_encode(group_values).indices.to_numpy(zero_copy_only=False)
-    keys, lengths, digests = _signatures_by_chunk(texts, group_codes, bands, rows, shingle, seed)
+    keys, lengths, digests = _signatures_by_chunk(ds, column, group_codes, bands, rows, shingle, seed)
     unique_rows = _first_occurrence(digests, group_codes)
     del digests
     stats.exact_duplicates = len(ds) - len(unique_rows)

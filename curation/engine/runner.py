@@ -30,10 +30,8 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import datasets
-import datasets.table
-import pyarrow as pa
-from datasets.features.features import require_decoding
 
+from curation.datasets_io import read_rows
 from curation.engine.backends import Backend, make_backend
 from curation.engine.cache import CacheWriter, ResponseCache
 from curation.engine.config import TeacherConfig
@@ -538,43 +536,8 @@ async def _tick(progress: Progress) -> None:
 def iter_rows(data: Any) -> tuple[Iterator[dict[str, Any]], int | None]:
     """Rows of a Dataset (read in Arrow batches), a list, or any iterable, with the count when known."""
     if isinstance(data, datasets.Dataset):
-        return _dataset_rows(data), len(data)
+        return read_rows(data, 512), len(data)  # plain file reads: the input does not stay mapped
     if isinstance(data, datasets.IterableDataset):
         return iter(data), None
     total = len(data) if hasattr(data, "__len__") else None
     return iter(data), total
-
-
-#: transformations datasets records on a mapped table that leave the rows as the file holds them
-#: (schema metadata, a choice of columns — re-applied below by selecting ``column_names``)
-_PLAIN_REPLAYS = frozenset({"replace_schema_metadata", "select"})
-
-
-def _dataset_rows(data: datasets.Dataset, batch_rows: int = 512) -> Iterator[dict[str, Any]]:
-    """A Dataset's rows, a batch at a time.
-
-    A dataset that is exactly one Arrow file as written (what ``load_from_disk`` gives for a folder
-    this project wrote: no indices mapping, no recorded column changes) is read with plain file reads,
-    so a 173k-row input does not stay mapped in the process; anything else through ``Dataset.iter``.
-    """
-    table = data.data
-    plain = (
-        data._indices is None
-        and isinstance(table, datasets.table.MemoryMappedTable)
-        and table.path is not None
-        and all(op in _PLAIN_REPLAYS for op, *_ in table.replays)
-        and not any(require_decoding(feature) for feature in data.features.values())
-    )
-    if not plain:
-        for batch in data.iter(batch_size=batch_rows):
-            keys = list(batch)
-            for values in zip(*(batch[k] for k in keys)):
-                yield dict(zip(keys, values))
-        return
-    names = data.column_names
-    with pa.OSFile(table.path) as source:
-        for batch in pa.ipc.open_stream(source):
-            batch = batch.select(names)
-            for start in range(0, batch.num_rows, batch_rows):
-                yield from batch.slice(start, batch_rows).to_pylist()
-

@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +24,11 @@ import datasets
 import numpy as np
 import pyarrow as pa
 
+from curation.datasets_io import DATA_FILE, write_dataset_metadata
 from curation.errors import InputError
 
 ROW = "__row"
 SUB = "__sub"
-DATA_FILE = "data-00000-of-00001.arrow"
 
 
 class ShardWriter:
@@ -134,22 +133,6 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         else:
             columns.append(pa.nulls(len(table), field.type))
     return pa.Table.from_arrays(columns, schema=schema)
-
-
-def write_dataset_metadata(directory: Path, data_file: str = DATA_FILE) -> None:
-    """``state.json`` and ``dataset_info.json`` as ``save_to_disk`` writes them, for an Arrow stream
-    file written batch by batch, so ``datasets.load_from_disk`` opens the folder.
-
-    The Dataset opened here memory-maps the data file but reads only its schema.
-    """
-    dataset = datasets.Dataset.from_file(str(directory / data_file))
-    keys = ["_fingerprint", "_format_columns", "_format_kwargs", "_format_type", "_output_all_columns"]
-    state = {key: dataset.__dict__[key] for key in keys}
-    state["_split"] = None
-    state["_data_files"] = [{"filename": data_file}]
-    (directory / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
-    (directory / "dataset_info.json").write_text(json.dumps(asdict(dataset.info), indent=2, sort_keys=True))
-    del dataset
 
 
 def _to_table(rows: list[dict[str, Any]]) -> pa.Table:

@@ -7,11 +7,23 @@ from typing import Any
 import datasets
 import pyarrow as pa
 
-from curation.sources.arrow import arrow_table
+from curation.datasets_io import read_batches
+
+#: Rows per batch when reading a few small columns.
+_COLUMN_ROWS = 16_384
 
 
-def _table(ds: datasets.Dataset, columns: list[str]) -> pa.Table:
-    return arrow_table(ds, columns)
+def read_columns(ds: datasets.Dataset, columns: list[str]) -> pa.Table:
+    """Just these (small) columns of ``ds``, in row order, read with plain file reads.
+
+    A zero-copy view of the memory-mapped table would read only these columns, but every page it
+    touches, and the kernel maps the neighbouring ones with it, then stays resident: ~30 MB of a 173k
+    verified set for three short columns.
+    """
+    batches = list(read_batches(ds, _COLUMN_ROWS, columns))
+    if not batches:
+        return pa.schema([ds.data.schema.field(c) for c in columns]).empty_table()
+    return pa.Table.from_batches(batches)
 
 
 def counts_by_group(ds: datasets.Dataset | None, flag: str | None = None) -> dict[str, dict[str, int]]:
@@ -19,7 +31,7 @@ def counts_by_group(ds: datasets.Dataset | None, flag: str | None = None) -> dic
     if ds is None or len(ds) == 0 or "domain" not in ds.column_names:
         return {}
     columns = ["domain", "source"] + ([flag] if flag else [])
-    table = _table(ds, columns)
+    table = read_columns(ds, columns)
     if flag:
         table = table.filter(pa.compute.equal(table[flag], True))
     grouped = table.group_by(["domain", "source"]).aggregate([([], "count_all")]).to_pylist()
@@ -32,7 +44,7 @@ def counts_by_group(ds: datasets.Dataset | None, flag: str | None = None) -> dic
 def value_counts(ds: datasets.Dataset, column: str) -> dict[str, int]:
     if len(ds) == 0 or column not in ds.column_names:
         return {}
-    counts = pa.compute.value_counts(_table(ds, [column])[column])
+    counts = pa.compute.value_counts(read_columns(ds, [column])[column])
     return {str(c["values"]): int(c["counts"]) for c in counts.to_pylist()}
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curation.engine.writer import write_dataset_metadata
-from curation.pipeline.counts import counts_by_group
+from curation.datasets_io import DATA_FILE, read_batches, write_dataset_metadata
+from curation.pipeline.counts import counts_by_group, read_columns
 from curation.pipeline.stage import Stage, load_dataset_at
 from curation.prompts import training_conversation
 from curation.schema import METADATA_COLUMNS
-from curation.sources.arrow import arrow_column, arrow_table
 
 EXTRA_VERIFIED_COLUMNS = ("id", "teacher", "verified", "verdict", "verification_detail")
 DEFAULT_FEATURES = datasets.Features(
@@ -37,14 +35,10 @@ DEFAULT_FEATURES = datasets.Features(
         "conversations": [{"from": datasets.Value("string"), "value": datasets.Value("string")}],
     }
 )
-#: Rows read (and converted) at a time.
-READ_ROWS = 1_000
 #: A Parquet row group: about this many bytes of Arrow data, at most ``ROW_GROUP_MOST`` rows (held and
 #: encoded in memory, so a small set and a large one peak at the same memory).
 ROW_GROUP_BYTES = 32 << 20
 ROW_GROUP_MOST = 5_000
-#: The data file of a ``save_to_disk`` folder written here (one shard).
-DISK_DATA_FILE = "data-00000-of-00001.arrow"
 
 
 def _to_conversations(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -64,7 +58,7 @@ class WriteStage(Stage):
         ds = load_dataset_at(input_path, what="write")
         out = self.ctx.run.output
         out.mkdir(parents=True, exist_ok=True)
-        verified_rows = int(pc.sum(arrow_column(ds, "verified")).as_py() or 0) if len(ds) else 0
+        verified_rows = int(pc.sum(read_columns(ds, ["verified"]).column(0)).as_py() or 0) if len(ds) else 0
         meta_cols = [c for c in (*METADATA_COLUMNS, *EXTRA_VERIFIED_COLUMNS) if c in ds.column_names]
         features = {
             "metadata": datasets.Features({c: ds.features[c] for c in meta_cols}),
@@ -110,31 +104,6 @@ class WriteStage(Stage):
             data.push_to_hub(repo, config_name=layout, private=self.config.private)
 
 
-def read_batches(ds: datasets.Dataset, rows: int = READ_ROWS) -> Iterator[pa.RecordBatch]:
-    """The rows of ``ds`` as record batches of at most ``rows`` rows, in order.
-
-    A dataset straight from its files (what ``load_from_disk`` returns) is read from those Arrow
-    files with plain reads, one batch at a time; anything else (an indices mapping, in memory) through
-    :func:`arrow_table`.
-    """
-    files = [f["filename"] for f in ds.cache_files]
-    schema = ds.features.arrow_schema
-    if ds._indices is not None or not files:  # the mapping filter/select leave (None after load_from_disk)
-        batches: Iterator[pa.RecordBatch] = iter(arrow_table(ds).to_batches(rows))
-    else:
-        batches = _file_batches(files)
-    for batch in batches:
-        batch = batch.select(schema.names)
-        for start in range(0, batch.num_rows, rows):
-            yield batch.slice(start, rows)
-
-
-def _file_batches(files: list[str]) -> Iterator[pa.RecordBatch]:
-    for filename in files:
-        with pa.OSFile(filename) as source:  # plain reads: the pages don't stay mapped in this process
-            yield from pa.ipc.open_stream(source)
-
-
 class LayoutSink:
     """One layout's outputs: Parquet shards (split as ``Dataset.shard(contiguous=True)`` would) and a
     ``save_to_disk`` folder, fed batch by batch."""
@@ -164,7 +133,7 @@ class LayoutSink:
             staging = self._staging()
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
-            self._disk_sink = pa.OSFile(str(staging / DISK_DATA_FILE), "wb")
+            self._disk_sink = pa.OSFile(str(staging / DATA_FILE), "wb")
             self._disk_writer = pa.ipc.new_stream(self._disk_sink, self.schema)
 
     def _staging(self) -> Path:
@@ -217,7 +186,7 @@ class LayoutSink:
                 self._writer = None
         if self._close_disk_writer():
             staging = self._staging()
-            write_dataset_metadata(staging, DISK_DATA_FILE)
+            write_dataset_metadata(staging, DATA_FILE)
             assert self.disk is not None
             shutil.rmtree(self.disk, ignore_errors=True)
             staging.rename(self.disk)

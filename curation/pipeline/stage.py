@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import datasets
+import pyarrow as pa
+from datasets.arrow_writer import ArrowWriter
 
+from curation.datasets_io import DATA_FILE, read_batches, streams_from_files, write_folder_state
 from curation.errors import InputError
 from curation.pipeline.config import PipelineConfig
 from curation.pipeline.rundir import RunDir
@@ -52,10 +55,40 @@ def load_dataset_at(path: Path | str | None, *, what: str) -> datasets.Dataset:
 
 
 def save_dataset(ds: datasets.Dataset, path: Path) -> Path:
-    """Write ``ds`` with ``save_to_disk`` into a fresh folder, atomically (a kill leaves no half output)."""
+    """Write ``ds`` as a ``save_to_disk`` folder into a fresh folder, atomically (a kill leaves no half
+    output).
+
+    A set that ``read_batches`` can read from its files with plain reads (a stage input, or a sorted
+    selection of one: what dedup and decontamination keep) and that fits in one shard is copied batch
+    by batch that way; ``save_to_disk`` would read every row through the memory map, leaving the whole
+    input resident in the process. Anything else goes through ``save_to_disk``.
+    """
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    ds.save_to_disk(str(tmp))
+    if _one_plain_shard(ds):
+        _copy_to_folder(ds, tmp)
+    else:
+        ds.save_to_disk(str(tmp))
     shutil.rmtree(path, ignore_errors=True)
     tmp.rename(path)
     return path
+
+
+def _one_plain_shard(ds: datasets.Dataset) -> bool:
+    """Whether ``save_to_disk`` would write one shard of ``ds`` and it can be copied with plain reads."""
+    max_shard = datasets.utils.py_utils.convert_file_size_to_int(datasets.config.MAX_SHARD_SIZE)
+    return ds.format["type"] is None and streams_from_files(ds) and ds._estimate_nbytes() < max_shard
+
+
+def _copy_to_folder(ds: datasets.Dataset, folder: Path) -> None:
+    """The folder ``save_to_disk`` writes for one shard: the rows through its ``ArrowWriter`` (same
+    schema, 1,000-row batches), then ``state.json`` / ``dataset_info.json``."""
+    folder.mkdir(parents=True)
+    writer = ArrowWriter(features=ds.features, path=str(folder / DATA_FILE), embed_local_files=True)
+    try:
+        for batch in read_batches(ds):
+            writer.write_table(pa.Table.from_batches([batch]))
+        writer.finalize()
+    finally:
+        writer.close()
+    write_folder_state(ds, folder)

@@ -17,12 +17,14 @@ from typing import Any
 import datasets
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+from datasets.arrow_writer import ArrowWriter
 
+from curation.datasets_io import read_batches
 from curation.errors import InputError
 from curation.judges import JUDGE_COLUMNS, Judgement, make_judges
-from curation.pipeline.counts import counts_by_group, value_counts
+from curation.pipeline.counts import counts_by_group, read_columns, value_counts
 from curation.pipeline.stage import Stage, load_dataset_at
-from curation.sources.arrow import arrow_table
 
 VERDICT_COLUMNS = ("verified", "verdict", "verification_detail", "verification_method")
 _JOURNAL_SCHEMA = pa.schema(
@@ -41,17 +43,18 @@ class DomainRows:
     """Re-iterable stream of one domain's rows that still need a verdict (each with ``_key``)."""
 
     def __init__(self, ds: datasets.Dataset, domain: str | None, skip: set[str]) -> None:
-        self.ds = ds.select_columns([c for c in JUDGE_COLUMNS if c in ds.column_names])
+        self.ds = ds
+        self.columns = [c for c in JUDGE_COLUMNS if c in ds.column_names]
         self.domain = domain
         self.skip = skip
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        for batch in self.ds.iter(batch_size=_BATCH):
-            keys = list(batch)
-            for values in zip(*(batch[k] for k in keys)):
-                row = dict(zip(keys, values))
-                if self.domain is not None and row.get("domain") != self.domain:
-                    continue
+        # Plain file reads (``read_batches``), not the memory map: a pass over a 173k set would
+        # otherwise leave its pages resident. Other domains' rows are dropped before any row object.
+        for batch in read_batches(self.ds, _BATCH, self.columns):
+            if self.domain is not None:
+                batch = batch.filter(pc.equal(batch.column("domain"), self.domain))  # null domain: dropped
+            for row in batch.to_pylist():
                 row["_key"] = verification_key(row.get("id") or "", row.get("deepseek_solution") or "")
                 if row["_key"] not in self.skip:
                     yield row
@@ -200,18 +203,19 @@ class VerifyStage(Stage):
                 done.add(row["_key"])
 
     def _merge(self, ds: datasets.Dataset, journal: Journal) -> datasets.Dataset:
-        """Add the verdict columns to every row, batch by batch.
+        """Add the verdict columns to every row, batch by batch, into ``verified.arrow``.
 
         Only the journal's sorted keys and record offsets are held (~32 bytes per judgement); each
         batch looks its keys up with ``searchsorted`` and reads just its own records back from the
-        file, so the verdicts and details of the whole set are never in memory at once.
+        file, so the verdicts and details of the whole set are never in memory at once. The input is
+        read with plain file reads and written with the ``ArrowWriter`` that ``Dataset.map`` uses
+        (same schema, same 1,000-row batches), so neither file's pages stay mapped during the merge.
         """
         sorted_keys, offsets = journal.latest()
         key_type = np.dtype(f"S{max(sorted_keys.dtype.itemsize, 24)}")  # searchsorted must not truncate
         sorted_keys = sorted_keys.astype(key_type, copy=False)
 
-        def add(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-            ids, sols = batch["id"], batch["deepseek_solution"]
+        def verdicts(ids: list[Any], sols: list[Any]) -> dict[str, list[Any]]:
             computed = [verification_key(i or "", s or "").encode() for i, s in zip(ids, sols)]
             wanted = np.array(computed, dtype=key_type)
             at = np.minimum(np.searchsorted(sorted_keys, wanted), max(len(sorted_keys) - 1, 0))
@@ -234,12 +238,22 @@ class VerifyStage(Stage):
             {"verified": datasets.Value("bool"), "verdict": datasets.Value("string"),
              "verification_detail": datasets.Value("string"), "verification_method": datasets.Value("string")}
         )  # fmt: skip
-        base = ds.remove_columns([c for c in VERDICT_COLUMNS if c in ds.column_names])
+        base_columns = [c for c in ds.column_names if c not in VERDICT_COLUMNS]
         target = self.dir / "verified.arrow"
-        return base.map(
-            add, batched=True, batch_size=_BATCH, input_columns=None, features=features,
-            cache_file_name=str(target), load_from_cache_file=False, desc="verify: merge verdicts",
-        )  # fmt: skip
+        partial = target.with_name(target.name + ".tmp")
+        writer = ArrowWriter(features=features, path=str(partial))
+        try:
+            for batch in read_batches(ds, _BATCH, base_columns):  # plain file reads, not the memory map
+                ids, sols = batch.column("id").to_pylist(), batch.column("deepseek_solution").to_pylist()
+                table = pa.Table.from_batches([batch])
+                for name, values in verdicts(ids, sols).items():
+                    table = table.append_column(name, pa.array(values, features[name].pa_type))
+                writer.write_table(table)
+            writer.finalize()
+        finally:
+            writer.close()
+        partial.replace(target)  # a kill leaves no half-written verified.arrow
+        return datasets.Dataset.from_file(str(target))
 
 
 def _unknown_domain(rows: DomainRows, domain: str) -> Iterator[tuple[str, Judgement]]:
@@ -249,7 +263,7 @@ def _unknown_domain(rows: DomainRows, domain: str) -> Iterator[tuple[str, Judgem
 
 
 def _by_domain(ds: datasets.Dataset, column: str) -> dict[str, dict[str, int]]:
-    table = arrow_table(ds, ["domain", column])
+    table = read_columns(ds, ["domain", column])
     grouped = table.group_by(["domain", column]).aggregate([([], "count_all")]).to_pylist()
     out: dict[str, dict[str, int]] = {}
     for row in grouped:
