@@ -213,27 +213,23 @@ class Engine:
 
     # ------------------------------------------------------------------ the loop
     async def _feed(self, rows: Iterable[dict[str, Any]]) -> None:
-        """Run ``max_in_flight`` workers over one shared stream of looked-up rows.
+        """Run a fixed pool of workers over one shared stream of looked-up rows.
 
-        A fixed pool, not a task per row: each worker takes the next row, answers it (from the
-        cache or the teacher) and only then takes another. A request also takes a place in the
-        window until its answer is committed, so however the commits lag, the requests sent and
-        not yet stored never exceed the window, and a kill re-sends at most that many.
+        Not a task per row: each worker takes the next row, answers it (from the cache or the
+        teacher) and only then takes another. There are as many workers as requests may be in
+        flight at once (``max_concurrency``, or the window if smaller): more would only queue for
+        the concurrency cap, a task switch per request. A request also takes a place in the window
+        until its answer is committed, so however the commits lag, the requests sent and not yet
+        stored never exceed the window, and a kill re-sends at most that many.
         """
         work = self._work(rows)
-        self._workers = [asyncio.create_task(self._worker(work)) for _ in range(self.max_in_flight)]
+        workers = min(self.max_in_flight, self.teacher.max_concurrency)
+        self._workers = [asyncio.create_task(self._worker(work)) for _ in range(workers)]
         # drain: what is already in flight is paid for; let it land in the cache
         outcomes = await asyncio.gather(*self._workers, return_exceptions=True)
         for outcome in outcomes:  # a bug in the engine itself is not swallowed
             if isinstance(outcome, Exception):
                 raise outcome
-
-    def _build_request(self, index: int, row: dict[str, Any]) -> Request:
-        try:
-            return self._build(index, row)
-        except CurationError as exc:
-            self._stop(exc)
-            raise _Fatal from exc
 
     async def _worker(self, work: Iterator[_Item]) -> None:
         try:
@@ -267,18 +263,21 @@ class Engine:
         while True:
             chunk, error = self._read_chunk(numbered)
             yield from self._looked_up(chunk)
-            if error is not None:
-                raise error
+            if error is not None:  # stop only now: every row before it has been handed out
+                self._stop(error)
+                raise _Fatal from error
             if len(chunk) < _LOOKUP_CHUNK:
                 return
 
-    def _read_chunk(self, numbered: Iterator[tuple[int, dict[str, Any]]]) -> tuple[list[_Row], _Fatal | None]:
+    def _read_chunk(
+        self, numbered: Iterator[tuple[int, dict[str, Any]]]
+    ) -> tuple[list[_Row], CurationError | None]:
         """The next rows with their requests and keys, up to the first that cannot be built."""
         chunk: list[_Row] = []
         for index, row in itertools.islice(numbered, _LOOKUP_CHUNK):
             try:
-                request = self._build_request(index, row)
-            except _Fatal as exc:
+                request = self._build(index, row)
+            except CurationError as exc:
                 return chunk, exc
             chunk.append((index, row, request, request.cache_key()))
         return chunk, None
