@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.datasets_io import DATA_FILE, read_batches, write_dataset_metadata
+from curation.errors import CurationError
 from curation.pipeline.counts import counts_by_group, read_columns
 from curation.pipeline.stage import Stage, load_dataset_at
 from curation.prompts import training_conversation
@@ -94,6 +95,11 @@ class WriteStage(Stage):
         }
 
     def _push(self, out: Path) -> None:
+        """Push the verified set's two layouts as configs of one Hub dataset (as OpenThoughts-114k is).
+
+        A failed push (no network, no token, no rights) stops the stage with what to do; the files
+        are already written, and a re-run redoes only this stage.
+        """
         repo = self.config.push_to_hub
         self.ctx.echo(f"  pushing to https://huggingface.co/datasets/{repo}")
         for layout in ("default", "metadata"):
@@ -101,7 +107,17 @@ class WriteStage(Stage):
                 data = datasets.load_from_disk(str(out / "disk" / layout))
             else:
                 data = datasets.Dataset.from_parquet(sorted(str(p) for p in (out / layout).glob("*.parquet")))
-            data.push_to_hub(repo, config_name=layout, private=self.config.private)
+            try:
+                data.push_to_hub(repo, config_name=layout, private=self.config.private)
+            except Exception as exc:
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise CurationError(
+                    f"write: pushing the '{layout}' layout to the Hub dataset {repo!r} failed "
+                    f"({type(exc).__name__}: {reason}). The verified set is written under {out}. "
+                    "Check the network and a token with write access (HF_TOKEN or `hf auth login`), "
+                    "then run the same command again: finished stages are skipped and only the write "
+                    "stage runs again; or set stages.write.push_to_hub to null and push the folder yourself."
+                ) from exc
 
 
 class LayoutSink:
