@@ -7,6 +7,7 @@ the final ``filter`` live here, so every source reports its filters the same way
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -312,6 +313,10 @@ def read_hub(
 _HTTP_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3", "aiohttp"})
 
 
+#: OSErrors about the local disk (the Arrow cache filling up while a stream is written, say).
+_LOCAL_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
 def hub_failure(exc: BaseException) -> BaseException | None:
     """The exception in ``exc``'s cause chain that says the Hub, or the data on it, could not be read.
 
@@ -322,6 +327,8 @@ def hub_failure(exc: BaseException) -> BaseException | None:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _LOCAL_DISK_ERRORS:
+            return None  # this machine's disk, not the Hub: the hint would mislead
         if isinstance(current, (OSError, EntryNotFoundError, HFValidationError)):
             return current  # OSError covers HfHubHTTPError, OfflineModeIsEnabled, DatasetNotFoundError
         if type(current).__module__.partition(".")[0] in _HTTP_PACKAGES:

@@ -10,6 +10,7 @@ The Hub itself is never contacted: every test runs with the Hub's offline mode o
 
 from __future__ import annotations
 
+import errno
 import inspect
 import json
 import logging
@@ -427,6 +428,13 @@ def test_errors_that_are_not_about_the_hub_pass_through(
 
     monkeypatch.setattr(datasets, "load_dataset", broken)
     with pytest.raises(ValueError, match="a bug, not the network"):
+        load_source("code_contests")
+
+    def disk_full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(datasets, "load_dataset", disk_full)
+    with pytest.raises(OSError, match="No space left"):  # as it is: a full local disk gets no Hub hint
         load_source("code_contests")
     # Hub data in the wrong layout is still reported as such, with the Hub origin.
     wrong = tmp_path / "wrong.jsonl"
