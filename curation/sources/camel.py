@@ -81,6 +81,11 @@ class Camel(Source):
         else:
             from huggingface_hub import hf_hub_download
 
+            if split != "train":  # the Hub repo is one zip of conversations: there is no other split
+                raise InputError(
+                    f"source {self.source_name!r}: camel-ai/{self.subject} has only a 'train' split "
+                    f"(one {self.subject}.zip), not {split!r}; the published recipe samples from it"
+                )
             repo = str(path_or_hub or f"camel-ai/{self.subject}")
             filename = f"{self.subject}.zip"
             try:

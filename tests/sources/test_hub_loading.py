@@ -311,12 +311,23 @@ def test_limit_and_split_reach_the_hub_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     k = 4
+    split = "train" if source in CAMEL else "test"  # a CAMEL repo is one zip: only 'train' (below)
     local = load_source(source, data / f"{fixture_name(source)}.jsonl", limit=k)
     fake = install_hub(monkeypatch, source, hub_files)
-    hub = load_source(source, split="test", limit=k, streaming=streaming)
-    assert_hub_call(fake, source, split="test", streaming=streaming)
+    hub = load_source(source, split=split, limit=k, streaming=streaming)
+    assert_hub_call(fake, source, split=split, streaming=streaming)
     assert hub.stats.read == k
     assert as_rows(hub) == as_rows(local)
+
+
+@pytest.mark.parametrize("source", sorted(CAMEL))
+def test_a_camel_split_other_than_train_is_refused_before_downloading(
+    source: str, hub_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = install_hub(monkeypatch, source, hub_files)
+    with pytest.raises(InputError, match=rf"'{source}': camel-ai/\w+ has only a 'train' split .*not 'test'"):
+        load_source(source, split="test")
+    assert fake.calls == [], "nothing downloaded"
 
 
 # -- the Hub cannot be reached --------------------------------------------------------------------------
