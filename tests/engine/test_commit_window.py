@@ -37,7 +37,7 @@ def slow_commits(monkeypatch: pytest.MonkeyPatch, delay: float, max_batch: int =
 
 
 def test_uncommitted_answers_count_against_the_window(server, api_key, tmp_path, monkeypatch):
-    counts = slow_commits(monkeypatch, delay=0.05)
+    counts = slow_commits(monkeypatch, delay=0.2)  # ample time to fill the window between commits
     unsaved: list[int] = []
     sent = {"n": 0}
     complete = OpenAIBackend.complete
