@@ -1,7 +1,8 @@
 """The response cache: every paid-for answer, stored once, keyed by the canonical request hash.
 
-Backed by diskcache (SQLite in WAL mode). Each answer is written the moment it arrives, so a run
-killed at any instant loses at most the requests still in flight. ``sqlite_synchronous=OFF`` is safe
+Backed by diskcache (SQLite in WAL mode). Each answer is committed within milliseconds of its arrival
+(:class:`CacheWriter`), and the engine counts it as in flight until then, so a run killed at any
+instant loses at most the requests still in flight. ``sqlite_synchronous=OFF`` is safe
 against a killed *process* (the OS keeps the written pages); only a power cut could lose the last
 few writes, which a re-run then asks for again. Entries never expire and are never evicted.
 """

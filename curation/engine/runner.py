@@ -4,7 +4,7 @@ Shape of one run:
   rows ──► build request ──► cache hit? ──yes──► handle (parse) ──► shard writer
                                  │no
                                  ▼
-         a fixed pool of max_in_flight workers = the in-flight window (no task per row)
+   a fixed pool of workers (no task per row); a request holds a window place until committed
                                  ▼
         rate limiter ──► backend (retried by tenacity) ──► cache writer ──► handle ──► writer
 
@@ -285,11 +285,16 @@ class Engine:
     def _looked_up(self, chunk: list[_Row]) -> Iterator[_Item]:
         """Each row of ``chunk`` with its cached answer, looked up in bulk.
 
-        Handed out one at a time, as workers ask: a row whose twin was in flight at lookup time
-        (or came earlier in the chunk) is looked up again then, as the twin may have been answered
-        and cached since; a twin still in flight is waited for by ``_fetch``.
+        An answer not committed yet at lookup time counts as cached (it may be committed before
+        its row's turn). Handed out one at a time, as workers ask: a row whose twin was in flight at
+        lookup time (or came earlier in the chunk) is looked up again then, as the twin may have
+        been answered since; a twin still in flight (or waiting for a window place) is waited for
+        by ``_fetch``.
         """
         found = self.cache.get_many([key for *_, key in chunk]) if chunk else {}
+        for *_, key in chunk:  # answered, not committed yet: it may be committed before its twin's turn
+            if key not in found and (uncommitted := self._cache_writer.pending(key)) is not None:
+                found[key] = uncommitted
         twins = {key for *_, key in chunk if key in self._in_flight}
         seen: set[str] = set()
         for index, row, request, key in chunk:
@@ -306,17 +311,26 @@ class Engine:
                 response = await asyncio.shield(shared)
             except asyncio.CancelledError:
                 raise
+            except _Fatal:  # the run stopped before it was sent
+                return
             except Exception as exc:  # the first sender recorded its row; this row gets its own record
                 self._record_failure(index, _kind(exc), f"identical request of another row failed: {exc}")
                 return
             self._deliver(index, row, response)
             return
-        await self._window.acquire()
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        # in flight from now, waiting for a window place included: a twin waits for this request
         self._in_flight[key] = future
-        committing = False
+        placed = committing = False
         try:
+            await self._window.acquire()
+            placed = True
+            if self._fatal is not None:  # the run stopped while this row waited for a place: send nothing
+                raise _Fatal
             response = await self._call(request)
+        except _Fatal as exc:
+            future.set_exception(exc)
+            return
         except AuthenticationError as exc:
             self._stop(exc)
             future.set_exception(exc)
@@ -339,8 +353,9 @@ class Engine:
             committing = True
             future.set_result(response)
         finally:
-            self._in_flight.pop(key, None)
-            if not committing:  # no answer to store: its place in the window is free at once
+            if self._in_flight.get(key) is future:
+                del self._in_flight[key]
+            if placed and not committing:  # no answer to store: its place in the window is free at once
                 self._window.release()
             if future.done() and not future.cancelled():
                 future.exception()  # mark retrieved: no "never retrieved" warnings
@@ -357,9 +372,6 @@ class Engine:
         invalid_left = self.teacher.retry.max_invalid_structured
         while True:
             response = await self._send_with_retries(request)
-            if self.teacher.on_length == "retry" and response.finish_reason == "length":
-                self._reject(request, response, "finish_reason == 'length' after all retries")
-                raise RequestFailed("answer cut at max_tokens on every attempt", raw=response.content)
             if self._validate is None:
                 return response
             try:
@@ -416,7 +428,8 @@ class Engine:
         self.stats.add_usage(u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, self.teacher.pricing)
         if response.finish_reason == "length":
             self.stats.length_truncated += 1
-            if self.teacher.on_length == "retry":
+            if self.teacher.on_length == "retry":  # paid for: kept in the rejected file, then asked again
+                self._reject(request, response, "finish_reason == 'length' (on_length: retry)")
                 raise RetryableError("answer cut at max_tokens (finish_reason 'length')")
         return response
 

@@ -117,3 +117,66 @@ def test_writers_sharing_a_directory_append_to_their_own_segments(tmp_path):
     assert all(len(index.get(key)) < 100 for key in ("a0", "b4"))  # the index holds pointers only
     first.close()
     second.close()
+
+
+def _object_framed(response: Response) -> bytes:
+    """An entry as the previous version wrote it: ``t``/``u`` + a JSON object header line + texts."""
+    content = response.content.encode()
+    reasoning = b"" if response.reasoning_content is None else response.reasoning_content.encode()
+    header = {
+        "finish_reason": response.finish_reason,
+        "usage": response.usage.to_dict(),
+        "model": response.model,
+        "content_bytes": len(content),
+        "has_reasoning": response.reasoning_content is not None,
+    }
+    framed = json.dumps(header, separators=(",", ":")).encode() + b"\n" + content + reasoning
+    return b"u" + zlib.compress(framed, 1) if len(framed) > 4096 else b"t" + framed
+
+
+def test_object_framed_entries_of_the_previous_version_still_read_inline_and_in_segments(tmp_path):
+    cache = ResponseCache(tmp_path)
+    empty = Response(
+        content="", reasoning_content="", finish_reason=None, usage=Usage(), model=None, from_cache=True
+    )
+    old = {
+        "small": answer(3),
+        "plain": answer(4, reasoning=False),
+        "big": answer(5, size=20_000),
+        "empty": empty,
+    }
+    for key, response in old.items():
+        cache._cache.set(f"inline-{key}", _object_framed(response))
+    pointers = cache.segments.append([_object_framed(r) for r in old.values()])
+    for key, pointer in zip(old, pointers):
+        cache._cache.set(f"seg-{key}", pointer)
+    assert _object_framed(old["big"])[:1] == b"u" and _object_framed(old["small"])[:1] == b"t"
+    keys = [f"{where}-{key}" for where in ("inline", "seg") for key in old]
+    many = cache.get_many(keys)
+    for key in keys:
+        expected = old[key.split("-", 1)[1]]
+        assert cache.get(key) == expected and many[key] == expected
+
+
+def test_new_entries_round_trip_every_field(tmp_path):
+    cache = ResponseCache(tmp_path)
+    odd = Response(
+        content='line\n{"a": 1}\n',
+        reasoning_content="",
+        finish_reason="length",
+        usage=Usage(1, 2, 3, 4),
+        model='m\n"é"',
+        from_cache=True,
+    )
+    none = Response(content="ü", reasoning_content=None, finish_reason=None, model=None, from_cache=True)
+    items = [
+        ("odd", odd),
+        ("none", none),
+        ("big", answer(7, size=50_000)),
+        ("plain", answer(8, reasoning=False)),
+    ]
+    cache.put_many(items)
+    stored = {key: cache._resolve(cache._cache.get(key))[:1] for key, _ in items}
+    assert stored == {"odd": b"f", "none": b"f", "big": b"g", "plain": b"f"}
+    for key, response in items:
+        assert cache.get(key) == response

@@ -160,6 +160,11 @@ def test_length_truncation_policies(server, api_key, tmp_path, policy, kept, sen
     assert summary(llm)["length_truncated"] == 1
     if policy == "keep":
         assert out[1]["finish"] == "length"
+    rejected = [json.loads(line) for line in llm.last_run.paths.rejected.read_text().splitlines()]
+    if policy == "retry":  # the cut answer was paid for: its text is kept before asking again
+        assert [r["finish_reason"] for r in rejected] == ["length"] and rejected[0]["content"]
+    else:
+        assert rejected == []
 
 
 def test_identical_requests_in_flight_are_sent_once(server, api_key, tmp_path):
