@@ -169,21 +169,6 @@ class CacheWriter:
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.delay, self.flush)
 
-    async def put(self, key: str, response: Response) -> None:
-        """``add``, then wait until the answer is committed (raises what the commit raised)."""
-        future = asyncio.get_running_loop().create_future()
-
-        def settle(error: BaseException | None) -> None:
-            if future.done():  # its waiter was cancelled; the answer is stored all the same
-                return
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
-
-        self.add(key, response, settle)
-        await future
-
     def pending(self, key: str) -> Response | None:
         """An answer added but not committed yet (a twin row must not send it again)."""
         return self._uncommitted.get(key)
@@ -201,8 +186,9 @@ class CacheWriter:
             self.cache.put_many([(key, response) for key, response, _ in batch])
         except Exception as exc:
             error = exc
-        for key, _, on_committed in batch:
-            self._uncommitted.pop(key, None)
+        for key, response, on_committed in batch:
+            if self._uncommitted.get(key) is response:  # not a later answer for the same key
+                del self._uncommitted[key]
             on_committed(error)
 
     def close(self) -> None:

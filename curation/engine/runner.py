@@ -298,7 +298,7 @@ class Engine:
         twins = {key for *_, key in chunk if key in self._in_flight}
         seen: set[str] = set()
         for index, row, request, key in chunk:
-            cached = found.get(key) or self._cache_writer.pending(key)
+            cached = found.get(key)
             if cached is None and (key in twins or key in seen) and key not in self._in_flight:
                 cached = self._cache_writer.pending(key) or self.cache.get(key)
             seen.add(key)

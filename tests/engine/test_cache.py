@@ -74,36 +74,44 @@ def test_records_written_by_earlier_versions_still_read(tmp_path):
     assert cache.get_many(["plain", "packed"]) == {"plain": answer(5), "packed": answer(5)}
 
 
-def test_cache_writer_put_returns_only_once_committed(tmp_path):
+def test_cache_writer_reports_an_answer_committed_only_once_it_is(tmp_path):
     cache = ResponseCache(tmp_path)
+    other = ResponseCache(tmp_path)  # another connection (another process, after a kill)
+    seen_when_reported: dict[str, bool] = {}
 
     async def main() -> None:
         writer = CacheWriter(cache, max_batch=3, delay=0.05)
-        await asyncio.gather(*(writer.put(f"k{i}", answer(i)) for i in range(5)))
-        # another connection (another process, after a kill) sees every answer put returned for
-        other = ResponseCache(tmp_path)
-        assert len(other.get_many([f"k{i}" for i in range(5)])) == 5
+        for i in range(5):
+            key = f"k{i}"
+            writer.add(key, answer(i), lambda error, key=key: seen_when_reported.setdefault(key, error is None and other.get(key) is not None))
+            # visible to twins until committed (the third add commits its batch at once)
+            assert writer.pending(key) == answer(i) or seen_when_reported[key]
+        await asyncio.sleep(0.1)  # the last two are committed by the timer
         writer.close()
 
     asyncio.run(main())
+    assert seen_when_reported == {f"k{i}": True for i in range(5)}
+    assert len(other.get_many([f"k{i}" for i in range(5)])) == 5
 
 
-def test_cache_writer_failure_reaches_every_waiter(tmp_path, monkeypatch):
+def test_cache_writer_failure_reaches_every_callback(tmp_path, monkeypatch):
     cache = ResponseCache(tmp_path)
 
     def full_disk(items):
         raise OSError("disk full")
 
     monkeypatch.setattr(cache, "put_many", full_disk)
+    results: list[BaseException | None] = []
 
     async def main() -> None:
         writer = CacheWriter(cache)
-        results = await asyncio.gather(
-            *(writer.put(f"k{i}", answer(i)) for i in range(3)), return_exceptions=True
-        )
-        assert all(isinstance(r, OSError) for r in results)
+        for i in range(3):
+            writer.add(f"k{i}", answer(i), results.append)
+        writer.close()
+        assert writer.pending("k0") is None
 
     asyncio.run(main())
+    assert len(results) == 3 and all(isinstance(r, OSError) for r in results)
     assert cache.get("k0") is None
 
 
