@@ -13,19 +13,21 @@ from collections.abc import Sequence
 import datasets
 import pyarrow as pa
 
+from curation.datasets_io import take_rows
+
 
 def arrow_table(ds: datasets.Dataset, columns: Sequence[str] | None = None) -> pa.Table:
     """The rows of ``ds`` (indices mapping applied, in order) for ``columns`` (default: all) as a Table.
 
     Without an indices mapping the columns are zero-copy views of the memory-mapped files; with one,
-    only the requested columns are gathered, with one ``take``.
+    only the requested columns are gathered, with one pass per column.
     """
     table = ds.data.table
     if columns is not None:
         table = table.select(list(columns))
     indices = ds._indices  # the mapping ``filter``/``select`` leave; None when rows are the table's own
-    if indices is not None:
-        table = table.take(indices.column(0))
+    if indices is not None:  # chunk by chunk: Arrow's own take first copies each whole column
+        table = take_rows(table, indices.column(0).to_numpy())
     return table
 
 
