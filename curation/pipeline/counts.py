@@ -28,17 +28,24 @@ def read_columns(ds: datasets.Dataset, columns: list[str]) -> pa.Table:
 
 def counts_by_group(ds: datasets.Dataset | None, flag: str | None = None) -> dict[str, dict[str, int]]:
     """``{domain: {source: rows}}`` (or rows where boolean column ``flag`` is true)."""
+    return counts_per_domain(ds, "source", flag)
+
+
+def counts_per_domain(
+    ds: datasets.Dataset | None, column: str, flag: str | None = None
+) -> dict[str, dict[str, int]]:
+    """``{domain: {value of column: rows}}`` (or rows where boolean column ``flag`` is true), sorted."""
     if ds is None or len(ds) == 0 or "domain" not in ds.column_names:
         return {}
-    columns = ["domain", "source"] + ([flag] if flag else [])
+    columns = ["domain", column] + ([flag] if flag else [])
     table = read_columns(ds, columns)
     if flag:
         table = table.filter(pa.compute.equal(table[flag], True))
-    grouped = table.group_by(["domain", "source"]).aggregate([([], "count_all")]).to_pylist()
+    grouped = table.group_by(["domain", column]).aggregate([([], "count_all")]).to_pylist()
     out: dict[str, dict[str, int]] = {}
     for row in grouped:
-        out.setdefault(row["domain"], {})[row["source"]] = int(row["count_all"])
-    return {d: dict(sorted(s.items())) for d, s in sorted(out.items())}
+        out.setdefault(row["domain"], {})[row[column]] = int(row["count_all"])
+    return {d: dict(sorted(s.items(), key=lambda kv: str(kv[0]))) for d, s in sorted(out.items())}
 
 
 def value_counts(ds: datasets.Dataset, column: str) -> dict[str, int]:

@@ -23,7 +23,7 @@ from datasets.arrow_writer import ArrowWriter
 from curation.datasets_io import read_batches
 from curation.errors import InputError
 from curation.judges import JUDGE_COLUMNS, Judgement, make_judges
-from curation.pipeline.counts import counts_by_group, read_columns, value_counts
+from curation.pipeline.counts import counts_by_group, counts_per_domain, value_counts
 from curation.pipeline.stage import Stage, load_dataset_at
 
 VERDICT_COLUMNS = ("verified", "verdict", "verification_detail", "verification_method")
@@ -187,8 +187,8 @@ class VerifyStage(Stage):
             "rows": len(out),
             "resumed_judgements": resumed,
             "counts": counts_by_group(out, flag="verified"),
-            "verdicts": _by_domain(out, "verdict"),
-            "methods": _by_domain(out, "verification_method"),
+            "verdicts": counts_per_domain(out, "verdict"),
+            "methods": counts_per_domain(out, "verification_method"),
             "journal": str(journal.path),
         }
         return self.dir / "verified.arrow", summary
@@ -260,12 +260,3 @@ def _unknown_domain(rows: DomainRows, domain: str) -> Iterator[tuple[str, Judgem
     for row in rows:
         detail = {"row": row.get("id"), "error": f"no judge for domain {domain!r} (expected code, math, science, puzzle)"}
         yield row["_key"], Judgement(False, "unknown_domain", "none", detail)
-
-
-def _by_domain(ds: datasets.Dataset, column: str) -> dict[str, dict[str, int]]:
-    table = read_columns(ds, ["domain", column])
-    grouped = table.group_by(["domain", column]).aggregate([([], "count_all")]).to_pylist()
-    out: dict[str, dict[str, int]] = {}
-    for row in grouped:
-        out.setdefault(row["domain"], {})[row[column]] = int(row["count_all"])
-    return out
