@@ -27,13 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._memory import RssSampler, max_rss_mb  # noqa: E402
-from curation.testing.fake_teacher import (  # noqa: E402
+from thoughtmill.curation.testing.fake_teacher import (  # noqa: E402
     fetch_stats,
     reset_teacher,
     start_fake_teacher_process,
     stop_fake_teacher_process,
 )
+
+from bench._memory import RssSampler, max_rss_mb  # noqa: E402
 
 CONCURRENCY = 64
 
@@ -41,6 +42,7 @@ CONCURRENCY = 64
 def window_for(concurrency: int) -> int:
     """The in-flight window the bench gives the engine (its default: twice the concurrency)."""
     return 2 * concurrency
+
 
 # On a 2-core machine the teacher gets one core and every client (bare loop, engine, Curator) the
 # other: each side is measured on the same single core, and other work on the machine disturbs less.
@@ -81,7 +83,7 @@ async def bare_loop(base_url: str, n: int, concurrency: int) -> float:
 def engine_job(args: list[str]) -> None:
     """Runs inside a subprocess: one engine run; prints a JSON line with its measurements."""
 
-    from curation.engine import LLM, TeacherConfig
+    from thoughtmill.curation.engine import LLM, TeacherConfig
 
     base_url, work, n, concurrency, tag = args[0], args[1], int(args[2]), int(args[3]), args[4]
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from execution import Limits, Status, run_batch, sandbox_report
-from execution.compare import strict_stdout
+from thoughtmill.execution import Limits, Status, run_batch, sandbox_report
+from thoughtmill.execution.compare import strict_stdout
 
 
 def trivial(i: int, n_tests: int) -> tuple[str, dict]:

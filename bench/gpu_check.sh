@@ -5,7 +5,7 @@
 #
 # MODEL_DIR: a local Hugging Face model folder (e.g. a copy of Qwen2.5-0.5B-Instruct); the GPU box
 # has no internet. Without it, a random Qwen2 model of ~0.1B parameters is built here with
-# training.tiny_model (figures then measure the machinery, not a real model's lengths).
+# thoughtmill.training.tiny_model (figures then measure the machinery, not a real model's lengths).
 # Python: $THOUGHTMILL_VLLM_PYTHON, else python3 — it must have a CUDA build of vllm, and this
 # project importable (the repo is put on PYTHONPATH). .venv-vllm is the CPU build: not used here.
 # Output: bench/out/gpu_check_<time>/figures.jsonl and a markdown table for docs/benchmarks.md.
@@ -52,7 +52,7 @@ if [[ -z "$MODEL" ]]; then
     SIZE=()
   fi
   echo "building a random model in $MODEL (${SIZE[*]:-defaults})"
-  "$PY" -m training.tiny_model "$MODEL" "${SIZE[@]}" >"$OUT/model.json"
+  "$PY" -m thoughtmill.training.tiny_model "$MODEL" "${SIZE[@]}" >"$OUT/model.json"
 fi
 [[ -f "$MODEL/config.json" ]] || die "$MODEL has no config.json: pass a local model folder"
 

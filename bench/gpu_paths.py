@@ -23,8 +23,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curation.engine import LLM, TeacherConfig  # noqa: E402
-from curation.engine.request import Response  # noqa: E402
+from thoughtmill.curation.engine import LLM, TeacherConfig  # noqa: E402
+from thoughtmill.curation.engine.request import Response  # noqa: E402
+
 from tests.vllm.harness import VLLMServer, vllm_env  # noqa: E402
 
 SUCCESS = "vllm:request_success_total"
@@ -148,7 +149,7 @@ def path_server(a: argparse.Namespace) -> dict[str, Any]:
 
 def path_offline(a: argparse.Namespace) -> dict[str, Any]:
     """The engine's offline backend: a cold run (model load included), then warm, then repeatable."""
-    from curation.engine.backends.vllm_offline import VLLMOfflineBackend
+    from thoughtmill.curation.engine.backends.vllm_offline import VLLMOfflineBackend
 
     teacher = TeacherConfig.from_dict(
         {
@@ -178,8 +179,8 @@ def path_offline(a: argparse.Namespace) -> dict[str, Any]:
 
 def path_eval(a: argparse.Namespace) -> dict[str, Any]:
     """The evaluator's vLLM backend on AIME-style questions; re-scoring must give the same numbers."""
-    from eval.backends.vllm_offline import VLLMModel
-    from eval.runner import evaluate, rescore
+    from thoughtmill.eval.backends.vllm_offline import VLLMModel
+    from thoughtmill.eval.runner import evaluate, rescore
 
     model = VLLMModel(a.model, name="bench-model", **engine_kwargs(a.device, a.max_model_len))
     fixture = a.out / "aime_bench.jsonl"  # the fixture's questions, cycled to n generations in all

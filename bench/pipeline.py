@@ -63,7 +63,9 @@ class TextMaker:
         syllables = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
         words: set[str] = set()
         while len(words) < vocabulary:
-            word = "".join(syllables[k] for k in self.rng.integers(0, len(syllables), self.rng.integers(1, 5)))
+            word = "".join(
+                syllables[k] for k in self.rng.integers(0, len(syllables), self.rng.integers(1, 5))
+            )
             if not any(f in word for f in FILTER_WORDS):
                 words.add(word)
         self.vocab = sorted(words)
@@ -91,11 +93,15 @@ class TextMaker:
         return "".join(chars)
 
 
-def make_data(folder: Path, rows: int, code_share: float, shares: dict[str, float], seed: int = 0) -> dict[str, Any]:
+def make_data(
+    folder: Path, rows: int, code_share: float, shares: dict[str, float], seed: int = 0
+) -> dict[str, Any]:
     """Write synthetic sources in their real layouts plus two benchmark files; return paths and plants."""
     maker = TextMaker(seed)
     bench_maker = TextMaker(seed + 1000)
-    benchmarks = {name: [bench_maker.math() for _ in range(BENCHMARK_PROBLEMS)] for name in ("aime24", "math500")}
+    benchmarks = {
+        name: [bench_maker.math() for _ in range(BENCHMARK_PROBLEMS)] for name in ("aime24", "math500")
+    }
     paths: dict[str, Any] = {}
     for name, problems in benchmarks.items():
         paths[name] = folder / f"{name}.jsonl"
@@ -137,7 +143,7 @@ def make_data(folder: Path, rows: int, code_share: float, shares: dict[str, floa
 
 
 def _config(workdir: Path, data: dict[str, Any], base_url: str) -> Any:
-    from curation.pipeline.config import config_from_dict
+    from thoughtmill.curation.pipeline.config import config_from_dict
 
     paths = data["paths"]
     return config_from_dict({
@@ -158,12 +164,15 @@ def _config(workdir: Path, data: dict[str, Any], base_url: str) -> Any:
 def child(workdir: Path) -> dict[str, Any]:
     """One measured run (in this fresh process, on data the parent wrote): each stage in its own RSS window."""
     import datasets
+    from thoughtmill.curation.pipeline.config import STAGE_ORDER
+    from thoughtmill.curation.pipeline.rundir import RunDir
+    from thoughtmill.curation.pipeline.runner import run_pipeline
+    from thoughtmill.curation.testing.fake_teacher import (
+        start_fake_teacher_process,
+        stop_fake_teacher_process,
+    )
 
     from bench._memory import RssSampler, max_rss_mb, read_rss
-    from curation.pipeline.config import STAGE_ORDER
-    from curation.pipeline.rundir import RunDir
-    from curation.pipeline.runner import run_pipeline
-    from curation.testing.fake_teacher import start_fake_teacher_process, stop_fake_teacher_process
 
     datasets.disable_progress_bars()
     os.environ["HF_DATASETS_CACHE"] = str(workdir / "hf")
@@ -179,7 +188,11 @@ def child(workdir: Path) -> dict[str, Any]:
             sampler.window()
             report = run_pipeline(config, until=name, echo=lambda _: None)
             peaks = sampler.window()
-            stages[name] = {"seconds": report[name]["seconds"], **peaks.to_dict(), "ru_maxrss_mb": round(max_rss_mb(), 1)}
+            stages[name] = {
+                "seconds": report[name]["seconds"],
+                **peaks.to_dict(),
+                "ru_maxrss_mb": round(max_rss_mb(), 1),
+            }
     finally:
         sampler.stop()
         stop_fake_teacher_process(proc)
@@ -194,7 +207,10 @@ def child(workdir: Path) -> dict[str, Any]:
         "make_data_s": data["make_data_s"],
         "mean_problem_chars": data["mean_problem_chars"],
         "planted": data["planted"],
-        "dedup": {k: summaries["dedup"]["stats"][k] for k in ("exact_duplicates", "near_duplicates", "candidate_pairs")},
+        "dedup": {
+            k: summaries["dedup"]["stats"][k]
+            for k in ("exact_duplicates", "near_duplicates", "candidate_pairs")
+        },
         "decontaminated": summaries["decontaminate"]["stats"]["dropped"],
         "generated_rows": summaries["write"]["rows"],
         "verified_rows": summaries["write"]["verified_rows"],
@@ -226,7 +242,9 @@ def print_result(result: dict[str, Any]) -> None:
           f"{result['peak_file_mb']:.0f} MB; verified {result['verified_rows']}/{result['generated_rows']}")  # fmt: skip
     print(f"         planted {result['planted']}; dedup found {result['dedup']}; decontamination dropped "
           f"{result['decontaminated']}")  # fmt: skip
-    print(f"         {'stage':<14}{'rows in':>9}{'s':>8}{'rows/s':>10}{'anon MB':>9}{'file MB':>9}{'maxrss':>8}")
+    print(
+        f"         {'stage':<14}{'rows in':>9}{'s':>8}{'rows/s':>10}{'anon MB':>9}{'file MB':>9}{'maxrss':>8}"
+    )
     for name, s in result["stages"].items():
         rate = f"{s['rows_in'] / s['seconds']:,.0f}" if s["seconds"] else "-"
         print(f"         {name:<14}{s['rows_in']:>9}{s['seconds']:>8.1f}{rate:>10}{s['anon_mb']:>9.0f}"
@@ -234,7 +252,9 @@ def print_result(result: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 vs 20,000 problems")
     parser.add_argument("--sizes", type=int, nargs="+", help="problem counts to run (default 17300 173000)")
     parser.add_argument("--code-share", type=float, default=0.02)
@@ -255,7 +275,11 @@ def main() -> None:
         print_result(results[-1])
     if len(results) >= 2:
         small, large = results[0], results[-1]
-        for key, label in (("peak_rss_mb", "ru_maxrss"), ("peak_anon_mb", "peak anon"), ("peak_file_mb", "peak file")):
+        for key, label in (
+            ("peak_rss_mb", "ru_maxrss"),
+            ("peak_anon_mb", "peak anon"),
+            ("peak_file_mb", "peak file"),
+        ):
             growth = large[key] / small[key] - 1
             print(f"{label} {small['rows']} -> {large['rows']} problems: {small[key]:.0f} -> {large[key]:.0f} MB "
                   f"({growth:+.0%}; target: flat, < +25%)")  # fmt: skip

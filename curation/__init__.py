@@ -1,6 +1,6 @@
 """thoughtmill's curation side: sources, the generation engine, judges and the pipeline."""
 
-from curation.engine import LLM, Response, TeacherConfig
-from curation.errors import CurationError
+from thoughtmill.curation.engine import LLM, Response, TeacherConfig
+from thoughtmill.curation.errors import CurationError
 
 __all__ = ["LLM", "CurationError", "Response", "TeacherConfig"]

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from thoughtmill.curation.errors import CurationError
 
-from curation.errors import CurationError
+from thoughtmill.resources import bundled_config
 
 app = typer.Typer(
     help="Turn a pile of questions into a verified reasoning-training set (the OpenThoughts recipe).",
@@ -21,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+DEMO_CONFIG = bundled_config("demo.yaml")
 OVERRIDES = typer.Argument(None, help="dotted overrides, e.g. stages.generate.teacher=deepseek-r1")
 FORCE = typer.Option([], "--force", help="re-run this stage even if it finished (repeatable)")
 
@@ -33,10 +34,9 @@ def _fail(exc: Exception) -> typer.Exit:
 
 def _run(config_path: Path, overrides: list[str] | None, until: str | None, force: list[str]) -> None:
     import datasets
-
-    from curation.pipeline.config import load_config
-    from curation.pipeline.runner import run_pipeline
-    from curation.pipeline.summary import print_summary
+    from thoughtmill.curation.pipeline.config import load_config
+    from thoughtmill.curation.pipeline.runner import run_pipeline
+    from thoughtmill.curation.pipeline.summary import print_summary
 
     datasets.disable_progress_bars()
     try:
@@ -70,33 +70,43 @@ def demo(
 
 
 @app.command()
-def sources(config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE) -> None:
+def sources(
+    config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE
+) -> None:
     """Load the sources, deduplicate and decontaminate (the problem set)."""
     _run(config, overrides, "decontaminate", force)
 
 
 @app.command()
-def generate(config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE) -> None:
+def generate(
+    config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE
+) -> None:
     """Generate teacher traces (runs the problem stages first when they are not done)."""
     _run(config, overrides, "generate", force)
 
 
 @app.command()
-def verify(config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE) -> None:
+def verify(
+    config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE
+) -> None:
     """Verify generated traces (code in the sandbox, math, puzzles, science)."""
     _run(config, overrides, "verify", force)
 
 
 @app.command()
-def export(config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE) -> None:
+def export(
+    config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE
+) -> None:
     """Write the verified and unverified sets and the dataset card."""
     _run(config, overrides, "card", force)
 
 
 @app.command()
-def status(run_dir: Path = typer.Argument(..., help="a run directory"), as_json: bool = typer.Option(False, "--json")) -> None:
+def status(
+    run_dir: Path = typer.Argument(..., help="a run directory"), as_json: bool = typer.Option(False, "--json")
+) -> None:
     """Where a run stands: each stage's state, time and row count."""
-    from curation.pipeline.runner import run_status
+    from thoughtmill.curation.pipeline.runner import run_status
 
     try:
         rows = run_status(run_dir)
@@ -118,10 +128,14 @@ def _mount(name: str, module: str) -> None:
         reason = f"{type(exc).__name__}: {exc}"
 
         def broken(args: list[str] = typer.Argument(None)) -> None:
-            typer.secho(f"error: 'thoughtmill {name}' is unavailable ({module} failed to import: {reason})", err=True)
+            typer.secho(
+                f"error: 'thoughtmill {name}' is unavailable ({module} failed to import: {reason})", err=True
+            )
             raise typer.Exit(code=1)
 
-        app.command(name, help=f"(unavailable: {reason})", context_settings={"allow_extra_args": True})(broken)
+        app.command(name, help=f"(unavailable: {reason})", context_settings={"allow_extra_args": True})(
+            broken
+        )
         return
     app.add_typer(sub, name=name)
 
@@ -139,8 +153,8 @@ def main(argv: list[str] | None = None) -> Any:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     wanted = _wanted_subapp(argv)
     if wanted or not argv or argv[0] in ("--help", "-h"):
-        _mount("eval", "eval.cli")
-        _mount("train", "training.cli")
+        _mount("eval", "thoughtmill.eval.cli")
+        _mount("train", "thoughtmill.training.cli")
     return app(args=argv, prog_name="thoughtmill")
 
 

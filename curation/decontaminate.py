@@ -24,9 +24,8 @@ import datasets
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from curation.datasets_io import read_batches, take_rows
-from curation.dedup import (
+from thoughtmill.curation.datasets_io import read_batches, take_rows
+from thoughtmill.curation.dedup import (
     BANDS,
     DEFAULT_THRESHOLD,
     PAIR_BATCH,
@@ -40,8 +39,8 @@ from curation.dedup import (
     ratios_at_least,
     utf8_buffers,
 )
-from curation.errors import ConfigError, InputError
-from curation.sources.base import HubSpec, read_local
+from thoughtmill.curation.errors import ConfigError, InputError
+from thoughtmill.curation.sources.base import HubSpec, read_local
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +227,9 @@ class BenchmarkIndex:
     def __init__(self, texts: pa.Array, *, bands: int, rows: int, seed: int, ngram: int) -> None:
         self.texts = texts.to_pylist()
         self.bands, self.rows, self.seed, self.ngram = bands, rows, seed, ngram
-        keys = band_keys(minhash_signatures(texts, num_perm=bands * rows, shingle=SHINGLE, seed=seed), bands, rows)
+        keys = band_keys(
+            minhash_signatures(texts, num_perm=bands * rows, shingle=SHINGLE, seed=seed), bands, rows
+        )
         self.order = np.argsort(keys, axis=0, kind="stable")
         self.sorted_keys = np.take_along_axis(keys, self.order, axis=0)
         self.ngrams = np.unique(ngram_hashes(texts, ngram)[0])
@@ -245,13 +246,18 @@ class BenchmarkIndex:
             ends = np.cumsum(counts[todo])
             start = 0
             while start < len(todo):
-                stop = max(start + 1, int(np.searchsorted(ends, ends[start] - counts[todo[start]] + PAIR_BATCH, "right")))
+                stop = max(
+                    start + 1,
+                    int(np.searchsorted(ends, ends[start] - counts[todo[start]] + PAIR_BATCH, "right")),
+                )
                 part = todo[start:stop]
                 reps = counts[part]
                 left = np.repeat(part, reps)
                 offsets = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
                 right = self.order[np.repeat(lo[part], reps) + offsets, band]
-                ok = ratios_at_least([texts[i] for i in left.tolist()], [self.texts[j] for j in right.tolist()], threshold)
+                ok = ratios_at_least(
+                    [texts[i] for i in left.tolist()], [self.texts[j] for j in right.tolist()], threshold
+                )
                 hit[left[ok]] = True
                 start = stop
         return hit
@@ -301,7 +307,9 @@ def decontaminate(
         texts = normalize(pc.fill_null(batch.column(0), ""))
         strings = texts.to_pylist() if method in ("fuzzy", "both") else []
         keys = (
-            band_keys(minhash_signatures(texts, num_perm=bands * rows, shingle=SHINGLE, seed=seed), bands, rows)
+            band_keys(
+                minhash_signatures(texts, num_perm=bands * rows, shingle=SHINGLE, seed=seed), bands, rows
+            )
             if strings
             else None
         )

@@ -26,10 +26,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
-
-from curation.datasets_io import read_batches, take_rows
-from curation.errors import ConfigError, InputError
-from curation.sources.arrow import arrow_column
+from thoughtmill.curation.datasets_io import read_batches, take_rows
+from thoughtmill.curation.errors import ConfigError, InputError
+from thoughtmill.curation.sources.arrow import arrow_column
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +175,9 @@ class TextFetcher:
     pairs needs only its own rows' texts.
     """
 
-    def __init__(self, column: pa.ChunkedArray | pa.Array | MappedColumn, rows: np.ndarray | None = None) -> None:
+    def __init__(
+        self, column: pa.ChunkedArray | pa.Array | MappedColumn, rows: np.ndarray | None = None
+    ) -> None:
         self.column = column
         self.rows = rows
 
@@ -286,7 +287,11 @@ class NearDuplicateFinder:
             for c0 in range(0, r0 + BLOCK, BLOCK):
                 earlier = members[c0 : min(c0 + BLOCK, r0 + BLOCK)]
                 scores = process.cdist(
-                    later_texts, self.fetch(earlier), scorer=fuzz.ratio, score_cutoff=self.threshold, dtype=np.float32
+                    later_texts,
+                    self.fetch(earlier),
+                    scorer=fuzz.ratio,
+                    score_cutoff=self.threshold,
+                    dtype=np.float32,
                 )
                 ok = (scores >= self.threshold) & (earlier[None, :] < later[:, None])
                 if self.groups is not None:
@@ -430,7 +435,9 @@ def _signatures_by_chunk(
         texts = normalize(pc.fill_null(batch.column(0), ""))
         stop = start + len(texts)
         signatures = minhash_signatures(texts, num_perm=bands * rows, shingle=shingle, seed=seed)
-        keys[start:stop] = band_keys(signatures, bands, rows, groups[start:stop] if groups is not None else None)
+        keys[start:stop] = band_keys(
+            signatures, bands, rows, groups[start:stop] if groups is not None else None
+        )
         lengths[start:stop] = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
         digests[start:stop] = _digests(texts)
         start = stop
@@ -498,7 +505,9 @@ def deduplicate(
     del digests
     stats.exact_duplicates = len(ds) - len(unique_rows)
     sub_groups = group_codes[unique_rows] if group_codes is not None else None
-    finder = NearDuplicateFinder(TextFetcher(texts, unique_rows), lengths[unique_rows], threshold, sub_groups, stats)
+    finder = NearDuplicateFinder(
+        TextFetcher(texts, unique_rows), lengths[unique_rows], threshold, sub_groups, stats
+    )
     near = find_near_duplicates(_compact(keys, unique_rows), finder)
     del keys
     stats.near_duplicates = int(near.sum())

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from curation.engine import LLM, Response
-from curation.engine.backends.base import split_think
-from curation.prompts import generation_messages
+from thoughtmill.curation.engine import LLM, Response
+from thoughtmill.curation.engine.backends.base import split_think
+from thoughtmill.curation.prompts import generation_messages
 
 #: Columns the generation stage adds to every problem row.
 GENERATED_COLUMNS = (

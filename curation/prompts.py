@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from curation.errors import InputError
+from thoughtmill.curation.errors import InputError
 
 BEGIN_OF_THOUGHT = "<|begin_of_thought|>"
 END_OF_THOUGHT = "<|end_of_thought|>"

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from thoughtmill.eval.benchmarks import TASKS, task_class
 
-from eval.benchmarks import TASKS, task_class
-
-app = typer.Typer(help="Evaluate models the way Evalchemy does (AIME24/25, AMC23, MATH500, GPQA-Diamond, LiveCodeBench).",
-                  no_args_is_help=False)
+app = typer.Typer(
+    help="Evaluate models the way Evalchemy does (AIME24/25, AMC23, MATH500, GPQA-Diamond, LiveCodeBench).",
+    no_args_is_help=False,
+)
 
 
 def parse_tasks(spec: str) -> list[str]:
@@ -60,7 +61,7 @@ def parse_shard(spec: str) -> tuple[int, int]:
 def _lcb_limits(timeout: float | None) -> Any:
     if timeout is None:
         return None
-    from execution import Limits
+    from thoughtmill.execution import Limits
 
     return Limits(time_s=timeout)
 
@@ -68,20 +69,37 @@ def _lcb_limits(timeout: float | None) -> Any:
 @app.callback(invoke_without_command=True)
 def evaluate_command(
     ctx: typer.Context,
-    model: str = typer.Option(None, "--model", "-m", help="model id or path (served name for --backend openai)"),
+    model: str = typer.Option(
+        None, "--model", "-m", help="model id or path (served name for --backend openai)"
+    ),
     tasks: str = typer.Option("AIME24,AIME25,AMC23,MATH500,GPQADiamond,LiveCodeBench", "--tasks", "-t"),
-    backend: str = typer.Option("vllm", "--backend", "-b", help="vllm | openai | transformers | replay (--model is then a JSONL of recorded answers)"),
-    output: Path = typer.Option(Path("eval_results"), "--output", "-o", help="results root (<output>/<model>/...)"),
-    model_name: str = typer.Option(None, "--model-name", help="label for the results folder (default: --model)"),
-    repeats: int = typer.Option(None, "--repeats", help="samples per question for every task (default: each task's)"),
+    backend: str = typer.Option(
+        "vllm",
+        "--backend",
+        "-b",
+        help="vllm | openai | transformers | replay (--model is then a JSONL of recorded answers)",
+    ),
+    output: Path = typer.Option(
+        Path("eval_results"), "--output", "-o", help="results root (<output>/<model>/...)"
+    ),
+    model_name: str = typer.Option(
+        None, "--model-name", help="label for the results folder (default: --model)"
+    ),
+    repeats: int = typer.Option(
+        None, "--repeats", help="samples per question for every task (default: each task's)"
+    ),
     seed: int = typer.Option(0, "--seed", help="seed of repeat 0; repeat i uses seed+i"),
     temperature: float = typer.Option(0.7, "--temperature"),
     max_new_tokens: int = typer.Option(32768, "--max-new-tokens"),
     top_p: float = typer.Option(1.0, "--top-p"),
     system_instruction: str = typer.Option(None, "--system-instruction"),
     limit: int = typer.Option(None, "--limit", help="only the first N questions of each task (debugging)"),
-    data: list[str] = typer.Option([], "--data", help="TASK=PATH local file (json/jsonl/parquet) instead of the hub"),
-    shuffle_seed: int = typer.Option(0, "--gpqa-shuffle-seed", help="base seed of GPQA's per-question option shuffle"),
+    data: list[str] = typer.Option(
+        [], "--data", help="TASK=PATH local file (json/jsonl/parquet) instead of the hub"
+    ),
+    shuffle_seed: int = typer.Option(
+        0, "--gpqa-shuffle-seed", help="base seed of GPQA's per-question option shuffle"
+    ),
     lcb_release: str = typer.Option("release_v2", "--lcb-release"),
     lcb_public_tests: bool = typer.Option(False, "--lcb-public-tests", help="also run the public tests"),
     lcb_timeout: float = typer.Option(None, "--lcb-timeout", help="per-test time limit in seconds"),
@@ -104,45 +122,77 @@ def evaluate_command(
     """Generate, save and score; writes <output>/<model>/results_<timestamp>.json and prints a table."""
     if ctx.invoked_subcommand is not None:
         return
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if not model:
         raise typer.BadParameter("--model is required", param_hint="--model")
-    from eval.backends import make_model
-    from eval.results import print_summary, sanitize_model_name
-    from eval.runner import evaluate
+    from thoughtmill.eval.backends import make_model
+    from thoughtmill.eval.results import print_summary, sanitize_model_name
+    from thoughtmill.eval.runner import evaluate
 
     task_list = parse_tasks(tasks)
     label = model_name or model
     if backend == "openai":
         if teacher_config:
-            from curation import TeacherConfig
+            from thoughtmill.curation import TeacherConfig
 
             options: dict[str, Any] = {"teacher": TeacherConfig.from_yaml(teacher_config), "name": label}
         else:
-            options = {"base_urls": base_url, "api_key_env": api_key_env, "max_concurrency": max_concurrency,
-                       "requests_per_minute": requests_per_minute, "name": label}
+            options = {
+                "base_urls": base_url,
+                "api_key_env": api_key_env,
+                "max_concurrency": max_concurrency,
+                "requests_per_minute": requests_per_minute,
+                "name": label,
+            }
         working_dir = output / sanitize_model_name(label) / "engine"
         llm = make_model("openai", model, working_dir=working_dir, **options)
     elif backend == "vllm":
-        engine = {"dtype": dtype, "gpu_memory_utilization": gpu_memory_utilization, "trust_remote_code": trust_remote_code}
+        engine = {
+            "dtype": dtype,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "trust_remote_code": trust_remote_code,
+        }
         if max_model_len:
             engine["max_model_len"] = max_model_len
         llm = make_model("vllm", model, tensor_parallel_size=tp, data_parallel_size=dp, name=label, **engine)
     elif backend == "transformers":
-        llm = make_model("transformers", model, dtype=dtype, batch_size=batch_size,
-                         trust_remote_code=trust_remote_code, name=label)
+        llm = make_model(
+            "transformers",
+            model,
+            dtype=dtype,
+            batch_size=batch_size,
+            trust_remote_code=trust_remote_code,
+            name=label,
+        )
     elif backend == "replay":
         llm = make_model("replay", model, name=label)
     else:
         raise typer.BadParameter(f"unknown backend {backend!r}", param_hint="--backend")
     task_options = {
-        "repeats": repeats, "seed": seed, "temperature": temperature, "max_new_tokens": max_new_tokens,
-        "top_p": top_p, "system_instruction": system_instruction, "limit": limit, "shuffle_seed": shuffle_seed,
-        "release": lcb_release, "include_public_tests": lcb_public_tests, "limits": _lcb_limits(lcb_timeout),
+        "repeats": repeats,
+        "seed": seed,
+        "temperature": temperature,
+        "max_new_tokens": max_new_tokens,
+        "top_p": top_p,
+        "system_instruction": system_instruction,
+        "limit": limit,
+        "shuffle_seed": shuffle_seed,
+        "release": lcb_release,
+        "include_public_tests": lcb_public_tests,
+        "limits": _lcb_limits(lcb_timeout),
     }
     results, path = evaluate(
-        llm, task_list, output=output, model_name=label, task_options=task_options, data_paths=parse_data(data),
-        shard=parse_shard(shard), generate_only=generate_only, config={"backend": backend},
+        llm,
+        task_list,
+        output=output,
+        model_name=label,
+        task_options=task_options,
+        data_paths=parse_data(data),
+        shard=parse_shard(shard),
+        generate_only=generate_only,
+        config={"backend": backend},
     )
     if results is None:
         typer.echo(f"generations saved under {output / sanitize_model_name(label) / 'generations'}")
@@ -159,11 +209,13 @@ def rescore_command(
     lcb_timeout: float = typer.Option(None, "--lcb-timeout"),
 ) -> None:
     """Score saved generations again without the model; writes a new results file."""
-    from eval.results import print_summary
-    from eval.runner import rescore
+    from thoughtmill.eval.results import print_summary
+    from thoughtmill.eval.runner import rescore
 
     overrides = {"limits": _lcb_limits(lcb_timeout)} if lcb_timeout else None
-    results, path = rescore(run, tasks=parse_tasks(tasks) if tasks else None, output=output, overrides=overrides)
+    results, path = rescore(
+        run, tasks=parse_tasks(tasks) if tasks else None, output=output, overrides=overrides
+    )
     print_summary(results)
     typer.echo(f"results: {path}")
 

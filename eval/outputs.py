@@ -20,8 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eval.errors import OutputsError
-from eval.types import Generation, GenerationRequest
+from thoughtmill.eval.errors import OutputsError
+from thoughtmill.eval.types import Generation, GenerationRequest
 
 
 def request_hash(request: GenerationRequest) -> str:
@@ -90,7 +90,9 @@ class TaskOutputs:
             return
         _write_jsonl(self.examples_path, examples)
         self.task_path.write_text(
-            json.dumps({"task": self.task, "options": options, "fingerprint": _fingerprint(examples)}, indent=2)
+            json.dumps(
+                {"task": self.task, "options": options, "fingerprint": _fingerprint(examples)}, indent=2
+            )
         )
 
     def load_task(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -13,18 +13,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.backends.base import Model
-from eval.benchmarks import Benchmark, make_benchmark, task_class
-from eval.errors import OutputsError
-from eval.outputs import TaskOutputs
-from eval.results import build_results, sanitize_model_name, write_results
+from thoughtmill.eval.backends.base import Model
+from thoughtmill.eval.benchmarks import Benchmark, make_benchmark, task_class
+from thoughtmill.eval.errors import OutputsError
+from thoughtmill.eval.outputs import TaskOutputs
+from thoughtmill.eval.results import build_results, sanitize_model_name, write_results
 
 logger = logging.getLogger(__name__)
 
 #: Benchmark options saved in task.json and restored for re-scoring.
 SAVED_OPTIONS = (
-    "repeats", "seed", "temperature", "max_new_tokens", "top_p", "system_instruction", "limit",
-    "data_path", "shuffle_seed", "release", "include_public_tests",
+    "repeats",
+    "seed",
+    "temperature",
+    "max_new_tokens",
+    "top_p",
+    "system_instruction",
+    "limit",
+    "data_path",
+    "shuffle_seed",
+    "release",
+    "include_public_tests",
 )
 
 
@@ -53,7 +62,13 @@ def generate(
     requests = [r for i, r in enumerate(benchmark.requests(examples)) if i % count == index]
     done = store.generations(requests)
     todo = [r for r in requests if r.key not in done]
-    logger.info("%s: %d requests, %d already saved, %d to generate", benchmark.name, len(requests), len(done), len(todo))
+    logger.info(
+        "%s: %d requests, %d already saved, %d to generate",
+        benchmark.name,
+        len(requests),
+        len(done),
+        len(todo),
+    )
     produced = 0
     for request, generation in model.generate(todo):
         store.append(request, generation)
@@ -100,7 +115,9 @@ def evaluate(
     stores = [generate(b, model, run_dir, shard) for b in benchmarks]
     if generate_only or shard[1] > 1:
         return None, None
-    task_results = {b.name: score(b, store, examples) for b, (examples, store) in zip(benchmarks, stores, strict=True)}
+    task_results = {
+        b.name: score(b, store, examples) for b, (examples, store) in zip(benchmarks, stores, strict=True)
+    }
     full_config = {
         "model": name,
         "model_args": model.describe(),
@@ -133,14 +150,21 @@ def rescore(
     task_results, settings = {}, {}
     for task in chosen:
         if task not in available:
-            raise OutputsError(f"{run_dir}: no saved generations for {task} (found: {', '.join(available) or 'none'})")
+            raise OutputsError(
+                f"{run_dir}: no saved generations for {task} (found: {', '.join(available) or 'none'})"
+            )
         store = TaskOutputs(run_dir, task)
         options, examples = store.load_task()
         benchmark = make_benchmark(task, **{**options, **(overrides or {})})
         task_results[task] = score(benchmark, store, examples)
         settings[task] = benchmark.settings()
     model_name = _model_name(run_dir)
-    config = {"model": model_name, "tasks": ",".join(chosen), "task_settings": settings, "rescored_from": str(run_dir)}
+    config = {
+        "model": model_name,
+        "tasks": ",".join(chosen),
+        "task_settings": settings,
+        "rescored_from": str(run_dir),
+    }
     results = build_results(task_results, model_name=model_name, config=config, start_time=start)
     root = Path(output) if output else run_dir.parent.parent
     return results, write_results(results, root)

@@ -31,7 +31,7 @@ import math
 import re
 from typing import Any
 
-from execution.errors import ExecutionError
+from thoughtmill.execution.errors import ExecutionError
 
 STRICT = "strict"
 LENIENT = "lenient"

@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from execution import compare, jsonutil
-from execution import sandbox as sb
-from execution.testcases import CALL, TestSpec, parse_test_cases
-from execution.types import Limits, Status, Verdict
+from thoughtmill.execution import compare, jsonutil
+from thoughtmill.execution import sandbox as sb
+from thoughtmill.execution.testcases import CALL, TestSpec, parse_test_cases
+from thoughtmill.execution.types import Limits, Status, Verdict
 
 MAGIC = b"\xfeTM"
 STARTUP_S = 15.0

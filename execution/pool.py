@@ -8,16 +8,17 @@ import selectors
 import subprocess
 import sys
 from collections.abc import Hashable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
-from execution import compare
-from execution import sandbox as sb
-from execution import worker as worker_mod
-from execution.errors import ExecutionError
-from execution.judge import judge
-from execution.testcases import parse_test_cases
-from execution.types import Limits, Status, Verdict
+from thoughtmill.execution import compare
+from thoughtmill.execution import sandbox as sb
+from thoughtmill.execution import worker as worker_mod
+from thoughtmill.execution.errors import ExecutionError
+from thoughtmill.execution.judge import judge
+from thoughtmill.execution.testcases import parse_test_cases
+from thoughtmill.execution.types import Limits, Status, Verdict
+
+from thoughtmill import import_root
 
 Item = tuple[Hashable, str, Any]
 
@@ -84,7 +85,7 @@ def run_batch(
     compare.check_mode(mode)
     limits = limits or Limits()
     if backend == "ray":
-        from execution.ray_backend import run_batch_ray
+        from thoughtmill.execution.ray_backend import run_batch_ray
 
         yield from run_batch_ray(
             items, limits, workers=workers, mode=mode, chunk_size=chunk_size, **backend_options
@@ -105,10 +106,10 @@ def run_batch(
 class _Worker:
     def __init__(self, config: sb.Config) -> None:
         env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[1])
+        root = str(import_root())
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from execution.worker import main; main()"],
+            [sys.executable, "-c", "from thoughtmill.execution.worker import main; main()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

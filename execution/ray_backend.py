@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Iterator
 from typing import Any
 
-from execution.errors import ExecutionError
-from execution.types import Limits, Status, Verdict
+from thoughtmill.execution.errors import ExecutionError
+from thoughtmill.execution.types import Limits, Status, Verdict
 
 
 def _import_ray() -> Any:
@@ -29,7 +29,7 @@ class _Judge:
     """Actor body: one per CPU; judges chunks in its own process."""
 
     def __init__(self) -> None:
-        from execution import sandbox as sb
+        from thoughtmill.execution import sandbox as sb
 
         sb.become_subreaper()
         self.report = sb.sandbox_report()
@@ -40,7 +40,7 @@ class _Judge:
     def judge_chunk(
         self, chunk: list[tuple[int, str, Any]], limits: dict[str, Any], mode: str
     ) -> list[tuple[int, dict]]:
-        from execution.pool import judge_chunk
+        from thoughtmill.execution.pool import judge_chunk
 
         return judge_chunk(chunk, limits, mode)
 
@@ -57,7 +57,7 @@ def run_batch_ray(
 ) -> Iterator[tuple[Hashable, Verdict]]:
     """Judge items on Ray; yields (id, Verdict) in completion order (same verdicts as the local backend)."""
     ray = _import_ray()
-    from execution.pool import _chunks
+    from thoughtmill.execution.pool import _chunks
 
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)

@@ -46,9 +46,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from execution.errors import SandboxUnavailable
+from thoughtmill.execution.errors import SandboxUnavailable
 
-log = logging.getLogger("execution.sandbox")
+from thoughtmill import import_root
+
+log = logging.getLogger("thoughtmill.execution.sandbox")
 
 BUBBLEWRAP = "bubblewrap"
 UNSHARE = "unshare"
@@ -427,7 +429,7 @@ _PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm")
 
 def _hidden_dirs(prefixes: list[str]) -> list[str]:
     hide = []
-    extra = [str(Path.cwd()), str(Path(__file__).resolve().parents[1])]
+    extra = [str(Path.cwd()), str(import_root())]
     for d in ["/home", "/root", "/work", "/mnt", "/media", "/srv", "/run", "/opt", "/var/lib", *extra]:
         if not os.path.isdir(d) or d in ("/", "/usr"):
             continue

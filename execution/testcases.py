@@ -18,8 +18,8 @@ import dataclasses
 import json
 from typing import Any
 
-from execution import jsonutil
-from execution.errors import TestCaseError
+from thoughtmill.execution import jsonutil
+from thoughtmill.execution.errors import TestCaseError
 
 STDIN = "stdin"
 CALL = "call"

@@ -6,7 +6,7 @@ import dataclasses
 import enum
 from typing import Any
 
-from execution.errors import ExecutionError
+from thoughtmill.execution.errors import ExecutionError
 
 
 class Status(str, enum.Enum):

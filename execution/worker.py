@@ -44,8 +44,8 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
-    from execution import pool
-    from execution import sandbox as sb
+    from thoughtmill.execution import pool
+    from thoughtmill.execution import sandbox as sb
 
     sb.become_subreaper()
     while True:

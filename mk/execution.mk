@@ -5,7 +5,7 @@ test-execution: venv sysdeps
 	$(BIN)/python -m pytest -q tests/execution
 
 sandbox-report: venv sysdeps
-	$(BIN)/python -c "import json, execution; print(json.dumps(execution.sandbox_report(), indent=2))"
+	$(BIN)/python -c "import json; from thoughtmill import execution; print(json.dumps(execution.sandbox_report(), indent=2))"
 
 bench-execution: venv sysdeps
 	$(BIN)/python bench/execution.py

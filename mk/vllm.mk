@@ -22,7 +22,7 @@ $(VLLM_STAMP): mk/vllm.mk pyproject.toml
 	$(VLLM_BIN)/python -m pip freeze --exclude-editable > $(VLLM_VENV)/constraints.txt
 	$(VLLM_BIN)/python -m pip install -q -c $(VLLM_VENV)/constraints.txt $(VLLM_PROJECT_DEPS)
 	$(VLLM_BIN)/python -m pip install -q -e . --no-deps
-	HF_HUB_OFFLINE=1 $(VLLM_BIN)/python -c "import vllm, transformers, curation, eval; print('vllm', vllm.__version__, 'transformers', transformers.__version__)"
+	HF_HUB_OFFLINE=1 $(VLLM_BIN)/python -c "import vllm, transformers, thoughtmill.curation, thoughtmill.eval; print('vllm', vllm.__version__, 'transformers', transformers.__version__)"
 	touch $@
 
 vllm-env: $(VLLM_STAMP)

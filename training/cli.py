@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-
-from training.errors import TrainingError
+from thoughtmill.training.errors import TrainingError
 
 app = typer.Typer(
     help="Hand a verified set to LLaMA-Factory: export, recipes, validation, launch.", no_args_is_help=True
@@ -47,8 +46,8 @@ def export(
     ),
 ) -> None:
     """Write LLaMA-Factory sharegpt shards + dataset_info.json + a summary with a length histogram."""
-    from training.export import ExportOptions
-    from training.export import export as run_export
+    from thoughtmill.training.export import ExportOptions
+    from thoughtmill.training.export import export as run_export
 
     text = system_file.read_text(encoding="utf-8") if system_file else system
     opts = ExportOptions(
@@ -94,7 +93,7 @@ def recipe(
     list_presets: bool = typer.Option(False, "--list", help="list presets and exit"),
 ) -> None:
     """Emit a LLaMA-Factory YAML (+ DeepSpeed JSON); prints the derived gradient accumulation."""
-    from training import recipes
+    from thoughtmill.training import recipes
 
     if list_presets:
         typer.echo("\n".join(recipes.list_presets()))
@@ -128,7 +127,7 @@ def validate(
     load_data: bool = typer.Option(True, help="load a sample of each dataset through LLaMA-Factory's loader"),
 ) -> None:
     """Report the first error of each config in plain words (exit 1 if any), or OK."""
-    from training.validate import validate_many
+    from thoughtmill.training.validate import validate_many
 
     try:
         reports = validate_many(list(configs), cwd, with_llamafactory=llamafactory, load_data=load_data)
@@ -172,9 +171,9 @@ def run(
     summary_json: Path | None = typer.Option(None, help="also write the run summary here"),
 ) -> None:
     """Run `llamafactory-cli train` in the train environment, streaming progress; prints a summary."""
-    from training.launch import Distributed
-    from training.launch import run as run_training
-    from training.validate import validate as run_validate
+    from thoughtmill.training.launch import Distributed
+    from thoughtmill.training.launch import run as run_training
+    from thoughtmill.training.validate import validate as run_validate
 
     try:
         if check:

@@ -13,7 +13,9 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from training.errors import TrainEnvironmentMissing
+from thoughtmill.training.errors import TrainEnvironmentMissing
+
+from thoughtmill import import_root
 
 ENV_VAR = "THOUGHTMILL_TRAIN_PYTHON"
 VENV_NAME = ".venv-train"
@@ -81,7 +83,7 @@ def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("DISABLE_VERSION_CHECK", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("WANDB_DISABLED", "true")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(import_root()), env.get("PYTHONPATH", "")) if p)
     if extra:
         env.update(extra)
     return env

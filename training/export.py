@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from training.errors import ExportError
-from training.formatting import Formatter, dataset_info_entry
-from training.lengths import TokenCounter, char_count, histogram, stats
+from thoughtmill.training.errors import ExportError
+from thoughtmill.training.formatting import Formatter, dataset_info_entry
+from thoughtmill.training.lengths import TokenCounter, char_count, histogram, stats
 
 REQUIRED_COLUMNS = ("id", "problem", "domain", "deepseek_reasoning", "deepseek_solution")
 DATASET_INFO = "dataset_info.json"

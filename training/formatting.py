@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from training.errors import ExportError
-from training.prompt_source import PromptSource, load_prompt_source
+from thoughtmill.training.errors import ExportError
+from thoughtmill.training.prompt_source import PromptSource, load_prompt_source
 
 Layout = Literal["markers", "think"]
 LAYOUTS: tuple[str, ...] = ("markers", "think")

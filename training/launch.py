@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.environment import find_train_python, subprocess_env, train_bin
-from training.errors import LaunchError
-from training.validate import read_config
+from thoughtmill.training.environment import find_train_python, subprocess_env, train_bin
+from thoughtmill.training.errors import LaunchError
+from thoughtmill.training.validate import read_config
 
 TRAINER_LOG = "trainer_log.jsonl"
 

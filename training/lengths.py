@@ -11,7 +11,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from training.errors import missing_dependency
+from thoughtmill.training.errors import missing_dependency
 
 #: Upper bucket edges of the length histogram (powers of two up to 64k, then everything above).
 HISTOGRAM_EDGES: tuple[int, ...] = (256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)

@@ -62,7 +62,7 @@ _CURATION_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def load_prompt_source(module: str = "curation.prompts") -> PromptSource:
+def load_prompt_source(module: str = "thoughtmill.curation.prompts") -> PromptSource:
     """The curation module's strings where it defines them, the published fallback elsewhere."""
     try:
         prompts = importlib.import_module(module)

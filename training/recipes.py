@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from thoughtmill.training import deepspeed as ds
+from thoughtmill.training import yamlio
+from thoughtmill.training.errors import RecipeError
 
-from training import deepspeed as ds
-from training import yamlio
-from training.errors import RecipeError
+from thoughtmill.resources import bundled_config
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "training"
+CONFIG_DIR = bundled_config("training")
 STAGES = ("pt", "sft", "rm", "ppo", "dpo", "kto")
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training import deepspeed as ds
-from training import yamlio
-from training.environment import find_train_python, subprocess_env
-from training.errors import ConfigInvalid
-from training.lf_probe import MARKER
-from training.recipes import STAGES
+from thoughtmill.training import deepspeed as ds
+from thoughtmill.training import yamlio
+from thoughtmill.training.environment import find_train_python, subprocess_env
+from thoughtmill.training.errors import ConfigInvalid
+from thoughtmill.training.lf_probe import MARKER
+from thoughtmill.training.recipes import STAGES
 
 NUMERIC_KEYS = (
     "learning_rate",
@@ -152,7 +152,7 @@ def run_probes(
     python = find_train_python()
     requests = [{"args": args, "load_data": load_data} for args in items]
     proc = subprocess.run(
-        [str(python), "-m", "training.lf_probe"],
+        [str(python), "-m", "thoughtmill.training.lf_probe"],
         input=json.dumps({"requests": requests}),
         capture_output=True,
         text=True,

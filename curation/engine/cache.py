@@ -19,9 +19,8 @@ from typing import Any
 
 import diskcache
 from diskcache.core import MODE_RAW
-
-from curation.engine.request import Response, Usage
-from curation.engine.segments import POINTER, SegmentStore
+from thoughtmill.curation.engine.request import Response, Usage
+from thoughtmill.curation.engine.segments import POINTER, SegmentStore
 
 _COMPRESS_ABOVE = 4096  # bytes; reasoning traces compress ~3-4x, short answers aren't worth it
 # the first byte of a stored entry says how the rest is encoded
@@ -48,7 +47,8 @@ class ResponseCache:
             eviction_policy="none",
             sqlite_synchronous=0,
             statistics=False,
-            sqlite_cache_size=2**10,  # 4 MB of SQLite page cache: the index is small, answers live in segments
+            sqlite_cache_size=2
+            ** 10,  # 4 MB of SQLite page cache: the index is small, answers live in segments
         )
 
         self.segments = SegmentStore(self.directory)  # directory/segments/

@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from thoughtmill.curation.errors import ConfigError
 
-from curation.errors import ConfigError
+from thoughtmill.resources import bundled_config
 
 Provider = Literal["openai", "vllm", "replay"]
 
@@ -207,5 +208,5 @@ def load_teacher(spec: TeacherConfig | str | Path | dict[str, Any]) -> TeacherCo
 
 
 def bundled_teachers_dir() -> Path:
-    """configs/teachers/ in a source checkout."""
-    return Path(__file__).resolve().parents[2] / "configs" / "teachers"
+    """The bundled teachers (configs/teachers/, shipped as package data)."""
+    return bundled_config("teachers")

@@ -7,7 +7,7 @@ or stop the whole run.
 
 from __future__ import annotations
 
-from curation.errors import AuthenticationError, CurationError
+from thoughtmill.curation.errors import AuthenticationError, CurationError
 
 __all__ = [
     "AuthenticationError",

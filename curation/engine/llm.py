@@ -22,13 +22,12 @@ from typing import Any, ClassVar, Literal
 
 import datasets
 from pydantic import BaseModel, ValidationError
-
-from curation.engine.backends import Backend
-from curation.engine.config import TeacherConfig, load_teacher
-from curation.engine.errors import InvalidStructuredOutput
-from curation.engine.request import Request, Response
-from curation.engine.runner import Engine, iter_rows
-from curation.errors import CurationError, InputError
+from thoughtmill.curation.engine.backends import Backend
+from thoughtmill.curation.engine.config import TeacherConfig, load_teacher
+from thoughtmill.curation.engine.errors import InvalidStructuredOutput
+from thoughtmill.curation.engine.request import Request, Response
+from thoughtmill.curation.engine.runner import Engine, iter_rows
+from thoughtmill.curation.errors import CurationError, InputError
 
 
 def default_working_dir() -> Path:

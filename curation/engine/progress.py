@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from curation.engine.config import Pricing
+from thoughtmill.curation.engine.config import Pricing
 
 log = logging.getLogger("thoughtmill.engine")
 

@@ -13,9 +13,8 @@ from collections.abc import Callable
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
-
-from curation.engine.config import RetryConfig
-from curation.engine.errors import RetryableError
+from thoughtmill.curation.engine.config import RetryConfig
+from thoughtmill.curation.engine.errors import RetryableError
 
 
 def retry_policy(

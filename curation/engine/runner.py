@@ -30,19 +30,23 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import datasets
-
-from curation.datasets_io import read_rows
-from curation.engine.backends import Backend, make_backend
-from curation.engine.cache import CacheWriter, ResponseCache
-from curation.engine.config import TeacherConfig
-from curation.engine.errors import InvalidStructuredOutput, RateLimited, RequestFailed, RetryableError
-from curation.engine.progress import Progress, RunStats
-from curation.engine.ratelimit import RateLimiter
-from curation.engine.request import Request, Response
-from curation.engine.retry import first_retry_delay, retry_policy
-from curation.engine.tokens import TokenEstimator
-from curation.engine.writer import ShardWriter
-from curation.errors import AuthenticationError, CurationError, InputError
+from thoughtmill.curation.datasets_io import read_rows
+from thoughtmill.curation.engine.backends import Backend, make_backend
+from thoughtmill.curation.engine.cache import CacheWriter, ResponseCache
+from thoughtmill.curation.engine.config import TeacherConfig
+from thoughtmill.curation.engine.errors import (
+    InvalidStructuredOutput,
+    RateLimited,
+    RequestFailed,
+    RetryableError,
+)
+from thoughtmill.curation.engine.progress import Progress, RunStats
+from thoughtmill.curation.engine.ratelimit import RateLimiter
+from thoughtmill.curation.engine.request import Request, Response
+from thoughtmill.curation.engine.retry import first_retry_delay, retry_policy
+from thoughtmill.curation.engine.tokens import TokenEstimator
+from thoughtmill.curation.engine.writer import ShardWriter
+from thoughtmill.curation.errors import AuthenticationError, CurationError, InputError
 
 log = logging.getLogger("thoughtmill.engine")
 

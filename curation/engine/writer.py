@@ -23,9 +23,8 @@ from typing import Any
 import datasets
 import numpy as np
 import pyarrow as pa
-
-from curation.datasets_io import DATA_FILE, write_dataset_metadata
-from curation.errors import InputError
+from thoughtmill.curation.datasets_io import DATA_FILE, write_dataset_metadata
+from thoughtmill.curation.errors import InputError
 
 ROW = "__row"
 SUB = "__sub"

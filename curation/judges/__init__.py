@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curation.judges.base import JUDGE_COLUMNS, Judge, Judgement
-from curation.pipeline.config import VerifyConfig, resolve_teacher
+from thoughtmill.curation.judges.base import JUDGE_COLUMNS, Judge, Judgement
+from thoughtmill.curation.pipeline.config import VerifyConfig, resolve_teacher
 
 
 def make_judges(config: VerifyConfig, *, cache_root: Path, work_dir: Path) -> dict[str, Judge]:
     """One judge per domain, with its judge teacher loaded when its mode needs one."""
-    from curation.judges.code import CodeJudge
-    from curation.judges.math import MathJudge
-    from curation.judges.puzzle import PuzzleJudge
-    from curation.judges.science import ScienceJudge
+    from thoughtmill.curation.judges.code import CodeJudge
+    from thoughtmill.curation.judges.math import MathJudge
+    from thoughtmill.curation.judges.puzzle import PuzzleJudge
+    from thoughtmill.curation.judges.science import ScienceJudge
 
     def teacher(section: str, spec):
         return resolve_teacher(spec, f"stages.verify.{section}.judge_teacher") if spec is not None else None

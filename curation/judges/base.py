@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from curation.engine.config import TeacherConfig
-from curation.schema import PROBLEM_COLUMNS
+from thoughtmill.curation.engine.config import TeacherConfig
+from thoughtmill.curation.schema import PROBLEM_COLUMNS
 
 #: Columns a judge may read from a generated row: the problem and what the teacher answered.
 JUDGE_COLUMNS = (*PROBLEM_COLUMNS, "deepseek_solution", "finish_reason")
@@ -62,14 +62,21 @@ class TeacherJudge(Judge):
         self.cache_root = cache_root
         self.work_dir = work_dir
 
-    def llm_judge(self, rows: Rows, extra: dict[str, dict[str, Any]] | None = None) -> Iterator[tuple[str, Judgement]]:
+    def llm_judge(
+        self, rows: Rows, extra: dict[str, dict[str, Any]] | None = None
+    ) -> Iterator[tuple[str, Judgement]]:
         """Ask the judge model about each row (cached by the engine; one work folder per domain)."""
-        from curation.judges.llm_judge import run_llm_judge  # llm_judge imports this module
+        from thoughtmill.curation.judges.llm_judge import run_llm_judge  # llm_judge imports this module
 
         assert self.teacher is not None, "config validation requires judge_teacher for judge modes"
         name = f"{self.domain}-judge"
         yield from run_llm_judge(
-            rows, self.teacher, cache_root=self.cache_root, output_dir=self.work_dir / name, name=name, extra=extra
+            rows,
+            self.teacher,
+            cache_root=self.cache_root,
+            output_dir=self.work_dir / name,
+            name=name,
+            extra=extra,
         )
 
 

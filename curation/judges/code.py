@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from curation.judges.base import Judge, Judgement, Rows, short
-from curation.pipeline.config import CodeJudgeConfig
+from thoughtmill.curation.judges.base import Judge, Judgement, Rows, short
+from thoughtmill.curation.pipeline.config import CodeJudgeConfig
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _PYTHON_TAGS = {"python", "python3", "py", ""}
@@ -30,7 +30,7 @@ def extract_code(text: str | None) -> str | None:
 
 def check_tests(test_cases: Any) -> str:
     """Why ``test_cases`` cannot be run ("" when they can), using the execution backend's own parser."""
-    from execution.testcases import parse_test_cases
+    from thoughtmill.execution.testcases import parse_test_cases
 
     if not test_cases:
         return "the row has no test_cases"
@@ -50,7 +50,7 @@ class CodeJudge(Judge):
         self.config = config
 
     def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
-        from execution import Limits, run_batch
+        from thoughtmill.execution import Limits, run_batch
 
         limits = Limits(
             time_s=self.config.time_s, total_time_s=self.config.total_time_s, memory_mb=self.config.memory_mb
@@ -67,7 +67,12 @@ class CodeJudge(Judge):
                 problem = check_tests(row.get("test_cases"))
                 if problem:
                     immediate.append(
-                        (key, Judgement(False, "bad_test_cases", "sandbox", {"row": row.get("id"), "error": problem}))
+                        (
+                            key,
+                            Judgement(
+                                False, "bad_test_cases", "sandbox", {"row": row.get("id"), "error": problem}
+                            ),
+                        )
                     )
                     continue
                 yield key, code, row["test_cases"]
@@ -88,5 +93,8 @@ def _no_code(row: dict[str, Any]) -> Judgement:
         False,
         "no_code_block",
         "extract",
-        {"row": row.get("id"), "error": f"row {row.get('id')!r}: the teacher's answer holds no ``` code block"},
+        {
+            "row": row.get("id"),
+            "error": f"row {row.get('id')!r}: the teacher's answer holds no ``` code block",
+        },
     )

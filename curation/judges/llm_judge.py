@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-
-from curation.engine import LLM
-from curation.engine.config import TeacherConfig
-from curation.errors import InputError
-from curation.judges.base import Judgement, short
+from thoughtmill.curation.engine import LLM
+from thoughtmill.curation.engine.config import TeacherConfig
+from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.judges.base import Judgement, short
 
 JUDGE_SYSTEM_PROMPT = (
     "You are a strict grader. You compare a candidate's final answer with a reference answer and decide "
@@ -64,7 +63,9 @@ def run_llm_judge(
     def feed() -> Iterator[dict[str, Any]]:
         for row in rows:
             asked.add(row["_key"])
-            yield {k: row.get(k) or "" for k in ("_key", "problem", "ground_truth_solution", "deepseek_solution")}
+            yield {
+                k: row.get(k) or "" for k in ("_key", "problem", "ground_truth_solution", "deepseek_solution")
+            }
 
     judge = AnswerJudge(teacher, working_dir=cache_root, name=name, progress=False)
     try:

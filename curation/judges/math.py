@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from curation.judges.base import Judgement, Rows, TeacherJudge, short
-from curation.pipeline.config import MathJudgeConfig
+from thoughtmill.curation.judges.base import Judgement, Rows, TeacherJudge, short
+from thoughtmill.curation.pipeline.config import MathJudgeConfig
 
 _CHUNK = 256
 
@@ -31,7 +31,9 @@ def math_verify_one(solution: str, ground_truth: str, timeout_s: int | None = 5)
         return Judgement(False, "no_ground_truth", "math_verify", {"error": "the row has no ground truth"})
     gold = parse(ground_truth, parsing_timeout=timeout_s)
     if not gold:
-        return Judgement(False, "no_ground_truth", "math_verify", {"error": "no answer found in the ground truth"})
+        return Judgement(
+            False, "no_ground_truth", "math_verify", {"error": "no answer found in the ground truth"}
+        )
     answer = parse(solution or "", parsing_timeout=timeout_s)
     detail = {"gold": short(str(gold[-1]), 200), "answer": short(str(answer[-1]), 200) if answer else None}
     if not answer:
@@ -55,7 +57,11 @@ class MathJudge(TeacherJudge):
             return
         undecided: dict[str, dict[str, Any]] = {}
         for key, judgement in self._math_verify(rows):
-            if self.config.mode == "math_verify_then_judge" and not judgement.verified and judgement.verdict != "no_ground_truth":
+            if (
+                self.config.mode == "math_verify_then_judge"
+                and not judgement.verified
+                and judgement.verdict != "no_ground_truth"
+            ):
                 undecided[key] = {"math_verify": judgement.verdict}
                 continue
             yield key, judgement
@@ -63,7 +69,9 @@ class MathJudge(TeacherJudge):
             yield from self.llm_judge((r for r in rows if r["_key"] in undecided), undecided)
 
     def _math_verify(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
-        items = ((r["_key"], r.get("deepseek_solution") or "", r.get("ground_truth_solution") or "") for r in rows)
+        items = (
+            (r["_key"], r.get("deepseek_solution") or "", r.get("ground_truth_solution") or "") for r in rows
+        )
         if self.config.workers <= 1:
             for key, sol, gold in items:
                 yield key, math_verify_one(sol, gold, self.config.timeout_s)
@@ -71,7 +79,9 @@ class MathJudge(TeacherJudge):
         yield from _parallel(items, self.config.workers, self.config.timeout_s)
 
 
-def _parallel(items: Iterator[tuple[str, str, str]], workers: int, timeout_s: int) -> Iterator[tuple[str, Judgement]]:
+def _parallel(
+    items: Iterator[tuple[str, str, str]], workers: int, timeout_s: int
+) -> Iterator[tuple[str, Judgement]]:
     """Chunks of rows through a process pool, at most ``2 * workers`` chunks in flight."""
     pending: list[Future[list[tuple[str, Judgement]]]] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:

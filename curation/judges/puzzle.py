@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from curation.judges.base import Judgement, Rows, TeacherJudge
-from curation.pipeline.config import PuzzleJudgeConfig
+from thoughtmill.curation.judges.base import Judgement, Rows, TeacherJudge
+from thoughtmill.curation.pipeline.config import PuzzleJudgeConfig
 
 _LETTER = r"\(?([A-E])\)?"
 _PATTERNS = (

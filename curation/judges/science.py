@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from curation.judges.base import Judgement, Rows, TeacherJudge
-from curation.pipeline.config import ScienceJudgeConfig
+from thoughtmill.curation.judges.base import Judgement, Rows, TeacherJudge
+from thoughtmill.curation.pipeline.config import ScienceJudgeConfig
 
 
 class ScienceJudge(TeacherJudge):

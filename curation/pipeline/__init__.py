@@ -1,7 +1,7 @@
 """The pipeline: stages declared in YAML, run in one resumable run directory.
 
-    from curation.pipeline import load_config, run_pipeline
-    run_pipeline(load_config("configs/demo.yaml"))
+from thoughtmill.curation.pipeline import load_config, run_pipeline
+run_pipeline(load_config("configs/demo.yaml"))
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:  # lazy: judges import the config module without the whole pipeline
     if name in ("load_config", "config_from_dict", "PipelineConfig"):
-        from curation.pipeline import config
+        from thoughtmill.curation.pipeline import config
 
         return getattr(config, name)
     if name in ("run_pipeline", "run_status", "STAGES"):
-        from curation.pipeline import runner
+        from thoughtmill.curation.pipeline import runner
 
         return getattr(runner, name)
     raise AttributeError(name)

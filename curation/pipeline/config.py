@@ -15,9 +15,13 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
-
-from curation.engine.config import StrictModel, TeacherConfig, format_validation_error, load_teacher
-from curation.errors import ConfigError
+from thoughtmill.curation.engine.config import (
+    StrictModel,
+    TeacherConfig,
+    format_validation_error,
+    load_teacher,
+)
+from thoughtmill.curation.errors import ConfigError
 
 TeacherSpec = str | dict[str, Any]
 
@@ -29,22 +33,30 @@ class SourceSpec(StrictModel):
     """One source dataset: which adapter, where it lives, how many rows to read."""
 
     name: str = Field(description="adapter name, e.g. numina_math, taco, camel_physics, riddle_sense")
-    path: str | None = Field(None, description="local file or folder; None reads the real dataset from the Hub")
+    path: str | None = Field(
+        None, description="local file or folder; None reads the real dataset from the Hub"
+    )
     split: str = "train"
     limit: int | None = Field(None, ge=1, description="read at most this many raw rows")
     streaming: bool = False
-    options: dict[str, Any] = Field(default_factory=dict, description="adapter options (subsets, per_subtopic...)")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="adapter options (subsets, per_subtopic...)"
+    )
 
 
 class SourcesConfig(StrictModel):
     sources: list[SourceSpec] = Field(min_length=1)
-    limit_per_source: int | None = Field(None, ge=1, description="cap on kept rows per source (after filters)")
+    limit_per_source: int | None = Field(
+        None, ge=1, description="cap on kept rows per source (after filters)"
+    )
 
 
 class DedupConfig(StrictModel):
     enabled: bool = True
     column: str = "problem"
-    threshold: float = Field(95.0, gt=0, le=100, description="rapidfuzz ratio at or above which rows are duplicates")
+    threshold: float = Field(
+        95.0, gt=0, le=100, description="rapidfuzz ratio at or above which rows are duplicates"
+    )
     by: str | None = Field("domain", description="compare only rows sharing this column's value")
 
 
@@ -75,7 +87,9 @@ class GenerateConfig(StrictModel):
 def _needs_judge(model: StrictModel, judge_modes: tuple[str, ...]) -> None:
     mode = model.mode
     if mode in judge_modes and model.judge_teacher is None:
-        raise ValueError(f"judge_teacher is required when mode is {mode!r} (a teacher name, YAML path or mapping)")
+        raise ValueError(
+            f"judge_teacher is required when mode is {mode!r} (a teacher name, YAML path or mapping)"
+        )
 
 
 class CodeJudgeConfig(StrictModel):
@@ -175,7 +189,9 @@ def parse_override(item: str) -> tuple[str, Any]:
     """``a.b=value`` -> ("a.b", YAML-parsed value); a bare ``key`` is an error naming it."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"override {item!r}: expected KEY=VALUE with a dotted key, e.g. stages.generate.teacher=deepseek-r1")
+        raise ConfigError(
+            f"override {item!r}: expected KEY=VALUE with a dotted key, e.g. stages.generate.teacher=deepseek-r1"
+        )
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
@@ -192,7 +208,9 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
         where = ".".join(parts[: depth + 1])
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"override {dotted!r}: {where} is not an index of a list of {len(node)} items")
+                raise ConfigError(
+                    f"override {dotted!r}: {where} is not an index of a list of {len(node)} items"
+                )
             if last:
                 node[int(part)] = value
             else:
@@ -227,7 +245,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Pipelin
     return config_from_dict(data, base=path.parent, source=str(path))
 
 
-def config_from_dict(data: dict[str, Any], *, base: Path | None = None, source: str = "<dict>") -> PipelineConfig:
+def config_from_dict(
+    data: dict[str, Any], *, base: Path | None = None, source: str = "<dict>"
+) -> PipelineConfig:
     """Validate a config mapping; relative data paths are taken relative to ``base``."""
     data = copy.deepcopy(data)
     if base is not None:

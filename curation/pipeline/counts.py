@@ -6,8 +6,7 @@ from typing import Any
 
 import datasets
 import pyarrow as pa
-
-from curation.datasets_io import read_batches
+from thoughtmill.curation.datasets_io import read_batches
 
 #: Rows per batch when reading a few small columns.
 _COLUMN_ROWS = 16_384

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from curation.errors import CurationError
-from curation.generate import GenerateTraces
-from curation.pipeline.config import resolve_teacher
-from curation.pipeline.counts import counts_by_group, subtract, total
-from curation.pipeline.stage import Stage, load_dataset_at
+from thoughtmill.curation.errors import CurationError
+from thoughtmill.curation.generate import GenerateTraces
+from thoughtmill.curation.pipeline.config import resolve_teacher
+from thoughtmill.curation.pipeline.counts import counts_by_group, subtract, total
+from thoughtmill.curation.pipeline.stage import Stage, load_dataset_at
 
 
 class GenerateStage(Stage):

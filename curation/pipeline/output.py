@@ -21,13 +21,12 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
-from curation.datasets_io import DATA_FILE, read_batches, write_dataset_metadata
-from curation.errors import CurationError
-from curation.pipeline.counts import counts_by_group, read_columns
-from curation.pipeline.stage import Stage, load_dataset_at
-from curation.prompts import training_conversation
-from curation.schema import METADATA_COLUMNS
+from thoughtmill.curation.datasets_io import DATA_FILE, read_batches, write_dataset_metadata
+from thoughtmill.curation.errors import CurationError
+from thoughtmill.curation.pipeline.counts import counts_by_group, read_columns
+from thoughtmill.curation.pipeline.stage import Stage, load_dataset_at
+from thoughtmill.curation.prompts import training_conversation
+from thoughtmill.curation.schema import METADATA_COLUMNS
 
 EXTRA_VERIFIED_COLUMNS = ("id", "teacher", "verified", "verdict", "verification_detail")
 DEFAULT_FEATURES = datasets.Features(
@@ -76,7 +75,9 @@ class WriteStage(Stage):
                 verified = batch.filter(pc.fill_null(batch.column("verified"), False))
                 sinks["metadata"].write(verified.select(meta_cols))
                 if verified.num_rows:
-                    sinks["default"].write(pa.RecordBatch.from_pydict(_to_conversations(verified.to_pydict())))
+                    sinks["default"].write(
+                        pa.RecordBatch.from_pydict(_to_conversations(verified.to_pydict()))
+                    )
                 sinks["unverified"].write(batch)
             files = {layout: sink.close() for layout, sink in sinks.items()}
         finally:
@@ -125,7 +126,13 @@ class LayoutSink:
     ``save_to_disk`` folder, fed batch by batch."""
 
     def __init__(
-        self, out: Path, layout: str, features: datasets.Features, rows: int, formats: list[str], rows_per_file: int
+        self,
+        out: Path,
+        layout: str,
+        features: datasets.Features,
+        rows: int,
+        formats: list[str],
+        rows_per_file: int,
     ) -> None:
         self.schema = features.arrow_schema
         self.features = features
@@ -187,7 +194,9 @@ class LayoutSink:
 
     def _flush(self) -> None:
         if self._buffer and self._writer is not None:
-            self._writer.write_table(pa.Table.from_batches(self._buffer, schema=self.schema), row_group_size=1 << 30)
+            self._writer.write_table(
+                pa.Table.from_batches(self._buffer, schema=self.schema), row_group_size=1 << 30
+            )
         self._buffer = []
 
     def close(self) -> list[str]:
@@ -232,7 +241,7 @@ class CardStage(Stage):
     name = "card"
 
     def run(self, input_path: Path | None) -> tuple[Path | None, dict[str, Any]]:
-        from curation.card import render_card
+        from thoughtmill.curation.card import render_card
 
         if not self.config.enabled:
             return input_path, {"enabled": False}

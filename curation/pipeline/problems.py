@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-
-from curation.decontaminate import decontaminate, load_benchmarks
-from curation.dedup import deduplicate
-from curation.errors import InputError
-from curation.pipeline.counts import counts_by_group
-from curation.pipeline.stage import Stage, load_dataset_at, save_dataset
-from curation.sources import load_source
+from thoughtmill.curation.decontaminate import decontaminate, load_benchmarks
+from thoughtmill.curation.dedup import deduplicate
+from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.pipeline.counts import counts_by_group
+from thoughtmill.curation.pipeline.stage import Stage, load_dataset_at, save_dataset
+from thoughtmill.curation.sources import load_source
 
 
 class SourcesStage(Stage):
@@ -26,7 +25,12 @@ class SourcesStage(Stage):
         for spec in self.config.sources:
             self.ctx.echo(f"  source {spec.name} ({spec.path or 'hub'})")
             ds, stats = load_source(
-                spec.name, spec.path, split=spec.split, limit=spec.limit, streaming=spec.streaming, **spec.options
+                spec.name,
+                spec.path,
+                split=spec.split,
+                limit=spec.limit,
+                streaming=spec.streaming,
+                **spec.options,
             )
             record = stats.to_dict()
             cap = self.config.limit_per_source
@@ -39,7 +43,9 @@ class SourcesStage(Stage):
             parts.append(ds)
         merged = datasets.concatenate_datasets(parts)
         if len(merged) == 0:
-            raise InputError("sources: every configured source came out empty after its filters; nothing to do")
+            raise InputError(
+                "sources: every configured source came out empty after its filters; nothing to do"
+            )
         path = save_dataset(merged, self.dir / "dataset")
         return path, {"rows": len(merged), "per_source": per_source, "counts": counts_by_group(merged)}
 
@@ -69,7 +75,11 @@ class DecontaminateStage(Stage):
             return input_path, {"enabled": False, "rows": len(ds), "counts": counts_by_group(ds)}
         benchmarks = load_benchmarks(self.config.benchmarks, local_files=self.config.local_files)
         kept, stats = decontaminate(
-            ds, benchmarks, method=self.config.method, threshold=self.config.threshold, ngram=self.config.ngram
+            ds,
+            benchmarks,
+            method=self.config.method,
+            threshold=self.config.threshold,
+            ngram=self.config.ngram,
         )
         if len(kept) == 0:
             raise InputError("decontaminate: every problem matched a benchmark; nothing left to generate")

@@ -19,8 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from curation.errors import InputError
-from curation.pipeline.config import STAGE_ORDER, PipelineConfig
+from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.pipeline.config import STAGE_ORDER, PipelineConfig
 
 MARKER = "_done.json"
 
@@ -66,7 +66,9 @@ class RunDir:
         try:
             return json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"stage marker {path} is unreadable ({exc}); delete it to re-run the stage") from exc
+            raise InputError(
+                f"stage marker {path} is unreadable ({exc}); delete it to re-run the stage"
+            ) from exc
 
     def is_done(self, stage: str, input_token: str) -> bool:
         """Finished with the current settings, on the output the previous stage has now."""

@@ -17,19 +17,26 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-
-from curation.errors import ConfigError
-from curation.pipeline.config import STAGE_ORDER, PipelineConfig
-from curation.pipeline.generation import GenerateStage
-from curation.pipeline.output import CardStage, WriteStage
-from curation.pipeline.problems import DecontaminateStage, DedupStage, SourcesStage
-from curation.pipeline.rundir import RunDir
-from curation.pipeline.stage import Stage, StageContext
-from curation.pipeline.verification import VerifyStage
+from thoughtmill.curation.errors import ConfigError
+from thoughtmill.curation.pipeline.config import STAGE_ORDER, PipelineConfig
+from thoughtmill.curation.pipeline.generation import GenerateStage
+from thoughtmill.curation.pipeline.output import CardStage, WriteStage
+from thoughtmill.curation.pipeline.problems import DecontaminateStage, DedupStage, SourcesStage
+from thoughtmill.curation.pipeline.rundir import RunDir
+from thoughtmill.curation.pipeline.stage import Stage, StageContext
+from thoughtmill.curation.pipeline.verification import VerifyStage
 
 STAGES: dict[str, type[Stage]] = {
     cls.name: cls
-    for cls in (SourcesStage, DedupStage, DecontaminateStage, GenerateStage, VerifyStage, WriteStage, CardStage)
+    for cls in (
+        SourcesStage,
+        DedupStage,
+        DecontaminateStage,
+        GenerateStage,
+        VerifyStage,
+        WriteStage,
+        CardStage,
+    )
 }
 assert tuple(STAGES) == STAGE_ORDER
 
@@ -64,8 +71,13 @@ def run_pipeline(
             release_memory()
             seconds = time.perf_counter() - started
             incomplete = bool(summary.get("incomplete"))
-            token = run.mark_done(name, summary, seconds, dataset=path, input_token=token, incomplete=incomplete)
-            echo(f"[{name}] finished in {seconds:.1f}s" + (" (incomplete: run again to retry)" if incomplete else ""))
+            token = run.mark_done(
+                name, summary, seconds, dataset=path, input_token=token, incomplete=incomplete
+            )
+            echo(
+                f"[{name}] finished in {seconds:.1f}s"
+                + (" (incomplete: run again to retry)" if incomplete else "")
+            )
             report[name] = {"status": "incomplete" if incomplete else "ran", "seconds": round(seconds, 3)}
         if name == until:
             break
@@ -92,7 +104,7 @@ def _path(value: str | None) -> Path | None:
 
 def run_status(run_dir: str | Path) -> list[dict[str, Any]]:
     """Where a run stands: one entry per stage (finished?, when, how long, rows)."""
-    from curation.pipeline.config import load_config
+    from thoughtmill.curation.pipeline.config import load_config
 
     config = load_config(Path(run_dir) / "config.yaml")
     run = RunDir(config)

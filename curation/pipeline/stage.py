@@ -16,11 +16,10 @@ from typing import Any, ClassVar
 import datasets
 import pyarrow as pa
 from datasets.arrow_writer import ArrowWriter
-
-from curation.datasets_io import DATA_FILE, read_batches, streams_from_files, write_folder_state
-from curation.errors import InputError
-from curation.pipeline.config import PipelineConfig
-from curation.pipeline.rundir import RunDir
+from thoughtmill.curation.datasets_io import DATA_FILE, read_batches, streams_from_files, write_folder_state
+from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.pipeline.config import PipelineConfig
+from thoughtmill.curation.pipeline.rundir import RunDir
 
 
 @dataclass
@@ -48,7 +47,9 @@ def load_dataset_at(path: Path | str | None, *, what: str) -> datasets.Dataset:
         raise InputError(f"{what}: no input dataset (run the earlier stages first)")
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{what}: input dataset {path} does not exist (was the run directory moved or cleaned?)")
+        raise InputError(
+            f"{what}: input dataset {path} does not exist (was the run directory moved or cleaned?)"
+        )
     if path.is_dir():
         return datasets.load_from_disk(str(path))
     return datasets.Dataset.from_file(str(path))

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-
-from curation.card import STAGE_COLUMNS, stage_table
-from curation.pipeline.config import PipelineConfig
-from curation.pipeline.rundir import RunDir
+from thoughtmill.curation.card import STAGE_COLUMNS, stage_table
+from thoughtmill.curation.pipeline.config import PipelineConfig
+from thoughtmill.curation.pipeline.rundir import RunDir
 
 
 def print_summary(config: PipelineConfig, report: dict[str, Any]) -> None:
     run = RunDir(config)
     summaries = run.summaries()
     typer.echo("")
-    typer.echo("stage timings: " + ", ".join(f"{k} {v['status']} {v['seconds'] or 0:.1f}s" for k, v in report.items()))
+    typer.echo(
+        "stage timings: "
+        + ", ".join(f"{k} {v['status']} {v['seconds'] or 0:.1f}s" for k, v in report.items())
+    )
     rows = [r for r in stage_table(summaries) if r["source"] == "(all)"]
     if rows and summaries.get("sources"):
         titles = ["domain", *(t for t, *_ in STAGE_COLUMNS), "pass_rate"]
@@ -28,7 +30,9 @@ def print_summary(config: PipelineConfig, report: dict[str, Any]) -> None:
     typer.echo("")
     typer.echo(f"run directory: {run.root}")
     if write.get("output"):
-        typer.echo(f"verified set:  {write['output']}/metadata, {write['output']}/default ({write.get('verified_rows')} rows)")
+        typer.echo(
+            f"verified set:  {write['output']}/metadata, {write['output']}/default ({write.get('verified_rows')} rows)"
+        )
         typer.echo(f"all rows:      {write['output']}/unverified ({write.get('rows')} rows)")
         typer.echo(f"save_to_disk:  {write['output']}/disk/<layout>")
     card = (summaries.get("card") or {}).get("card")

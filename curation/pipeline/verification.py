@@ -19,12 +19,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from datasets.arrow_writer import ArrowWriter
-
-from curation.datasets_io import read_batches
-from curation.errors import InputError
-from curation.judges import JUDGE_COLUMNS, Judgement, make_judges
-from curation.pipeline.counts import counts_by_group, counts_per_domain, value_counts
-from curation.pipeline.stage import Stage, load_dataset_at
+from thoughtmill.curation.datasets_io import read_batches
+from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.judges import JUDGE_COLUMNS, Judgement, make_judges
+from thoughtmill.curation.pipeline.counts import counts_by_group, counts_per_domain, value_counts
+from thoughtmill.curation.pipeline.stage import Stage, load_dataset_at
 
 VERDICT_COLUMNS = ("verified", "verdict", "verification_detail", "verification_method")
 _JOURNAL_SCHEMA = pa.schema(
@@ -166,7 +165,9 @@ class VerifyStage(Stage):
         ds = load_dataset_at(input_path, what="verify")
         missing = [c for c in ("id", "domain", "deepseek_solution") if c not in ds.column_names]
         if missing:
-            raise InputError(f"verify: input {input_path} lacks column(s) {missing}; expected a generated set")
+            raise InputError(
+                f"verify: input {input_path} lacks column(s) {missing}; expected a generated set"
+            )
         journal = Journal(self.dir / f"journal-{self.ctx.config.fingerprint('verify')}.jsonl")
         try:
             done = journal.final_keys()
@@ -198,7 +199,9 @@ class VerifyStage(Stage):
             return
         for row in DomainRows(ds, None, done):
             if row.get("finish_reason") == "length":
-                judgement = Judgement(False, "truncated", "finish_reason", {"error": "answer cut at max_tokens"})
+                judgement = Judgement(
+                    False, "truncated", "finish_reason", {"error": "answer cut at max_tokens"}
+                )
                 journal.write(row["_key"], judgement)
                 done.add(row["_key"])
 
@@ -258,5 +261,8 @@ class VerifyStage(Stage):
 
 def _unknown_domain(rows: DomainRows, domain: str) -> Iterator[tuple[str, Judgement]]:
     for row in rows:
-        detail = {"row": row.get("id"), "error": f"no judge for domain {domain!r} (expected code, math, science, puzzle)"}
+        detail = {
+            "row": row.get("id"),
+            "error": f"no judge for domain {domain!r} (expected code, math, science, puzzle)",
+        }
         yield row["_key"], Judgement(False, "unknown_domain", "none", detail)

@@ -11,15 +11,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from curation.errors import ConfigError
-from curation.sources.apps import Apps
-from curation.sources.base import LoadedSource, Source, SourceStats
-from curation.sources.camel import Camel
-from curation.sources.code_contests import CodeContests
-from curation.sources.codeforces import Codeforces
-from curation.sources.numina import NuminaMath
-from curation.sources.riddle_sense import RiddleSense
-from curation.sources.taco import Taco
+from thoughtmill.curation.errors import ConfigError
+from thoughtmill.curation.sources.apps import Apps
+from thoughtmill.curation.sources.base import LoadedSource, Source, SourceStats
+from thoughtmill.curation.sources.camel import Camel
+from thoughtmill.curation.sources.code_contests import CodeContests
+from thoughtmill.curation.sources.codeforces import Codeforces
+from thoughtmill.curation.sources.numina import NuminaMath
+from thoughtmill.curation.sources.riddle_sense import RiddleSense
+from thoughtmill.curation.sources.taco import Taco
 
 #: Registry: source name (the ``source`` column) -> factory taking the adapter's options.
 SOURCES: dict[str, Callable[..., Source]] = {

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from curation.sources.base import DROP, HubSpec, Source
-from curation.sources.filters import (
+from thoughtmill.curation.sources.base import DROP, HubSpec, Source
+from thoughtmill.curation.sources.filters import (
     CODE_MIN_CHARS,
     code_problem_reason,
     dump_tests,

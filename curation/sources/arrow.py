@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 import datasets
 import pyarrow as pa
-
-from curation.datasets_io import take_rows
+from thoughtmill.curation.datasets_io import take_rows
 
 
 def arrow_table(ds: datasets.Dataset, columns: Sequence[str] | None = None) -> pa.Table:

@@ -18,10 +18,9 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 from huggingface_hub.errors import EntryNotFoundError, HFValidationError
-
-from curation.errors import InputError
-from curation.schema import DOMAINS, PROBLEM_COLUMNS, problem_id
-from curation.sources.arrow import arrow_column
+from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.schema import DOMAINS, PROBLEM_COLUMNS, problem_id
+from thoughtmill.curation.sources.arrow import arrow_column
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +258,9 @@ def read_local(path: Path, *, source: str) -> datasets.Dataset:
         for suffix, builder in LOCAL_BUILDERS.items():
             files = sorted(str(p) for p in path.rglob(f"*{suffix}"))
             if files:
-                return datasets.load_dataset(builder, data_files=files, split="train", **_builder_options(builder))
+                return datasets.load_dataset(
+                    builder, data_files=files, split="train", **_builder_options(builder)
+                )
         raise InputError(f"source {source!r}: directory {path} holds no {sorted(LOCAL_BUILDERS)} files")
     builder = LOCAL_BUILDERS.get(path.suffix.lower())
     if builder is None:
@@ -267,7 +268,9 @@ def read_local(path: Path, *, source: str) -> datasets.Dataset:
             f"source {source!r}: cannot read {path}: expected one of {sorted(LOCAL_BUILDERS)} files"
         )
     try:
-        return datasets.load_dataset(builder, data_files=str(path), split="train", **_builder_options(builder))
+        return datasets.load_dataset(
+            builder, data_files=str(path), split="train", **_builder_options(builder)
+        )
     except datasets.exceptions.DatasetGenerationError as exc:
         raise InputError(
             f"source {source!r}: {path} is not a valid {builder} file: {exc.__cause__!r}"

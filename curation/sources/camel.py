@@ -15,10 +15,9 @@ from typing import Any, ClassVar
 
 import datasets
 import numpy as np
-
-from curation.errors import InputError
-from curation.sources.arrow import arrow_column
-from curation.sources.base import DROP, Source, SourceStats, hub_error, hub_failure, read_local
+from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.sources.arrow import arrow_column
+from thoughtmill.curation.sources.base import DROP, Source, SourceStats, hub_error, hub_failure, read_local
 
 SUBJECTS = ("physics", "chemistry", "biology")
 #: OpenThoughts sampled 2 questions per sub-topic with seed 42.

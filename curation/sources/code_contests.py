@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from curation.sources.base import DROP, HubSpec, Source
-from curation.sources.filters import CODE_MIN_CHARS, code_problem_reason, dump_tests
+from thoughtmill.curation.sources.base import DROP, HubSpec, Source
+from thoughtmill.curation.sources.filters import CODE_MIN_CHARS, code_problem_reason, dump_tests
 
 PYTHON3, PYTHON2 = 3, 1
 TEST_COLUMNS = ("public_tests", "private_tests", "generated_tests")

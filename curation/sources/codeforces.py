@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import datasets
-
-from curation.sources.arrow import arrow_column
-from curation.sources.base import DROP, HubSpec, Source, SourceStats, first_occurrences
-from curation.sources.filters import CODE_MIN_CHARS, code_problem_reason, dump_tests
+from thoughtmill.curation.sources.arrow import arrow_column
+from thoughtmill.curation.sources.base import DROP, HubSpec, Source, SourceStats, first_occurrences
+from thoughtmill.curation.sources.filters import CODE_MIN_CHARS, code_problem_reason, dump_tests
 
 ACCEPTED = "OK"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from curation.sources.base import DROP, HubSpec, Source
-from curation.sources.filters import math_problem_reason
+from thoughtmill.curation.sources.base import DROP, HubSpec, Source
+from thoughtmill.curation.sources.filters import math_problem_reason
 
 PUBLISHED_SUBSETS = ("amc_aime", "olympiads", "aops_forum", "math")
 

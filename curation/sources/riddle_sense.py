@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import datasets
-
-from curation.sources.base import DROP, HubSpec, Source, SourceStats
+from thoughtmill.curation.sources.base import DROP, HubSpec, Source, SourceStats
 
 #: OpenThoughts took 1,250 riddles (shuffled with seed 42).
 PUBLISHED_SAMPLE = 1250

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from curation.sources.apps import AppsStyleSource
-from curation.sources.base import HubSpec
+from thoughtmill.curation.sources.apps import AppsStyleSource
+from thoughtmill.curation.sources.base import HubSpec
 
 
 class Taco(AppsStyleSource):

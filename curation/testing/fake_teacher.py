@@ -106,6 +106,8 @@ from typing import Any
 
 from aiohttp import web
 
+from thoughtmill import import_root
+
 __all__ = [
     "FakeTeacher",
     "FakeTeacherConfig",
@@ -1487,8 +1489,6 @@ def configure_teacher(base_url: str, **options: Any) -> dict[str, Any]:
 # Subprocess mode
 # --------------------------------------------------------------------------------------------
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 def start_fake_teacher_process(
     *,
@@ -1517,7 +1517,7 @@ def start_fake_teacher_process(
     cmd = [
         python or sys.executable,
         "-m",
-        "curation.testing.fake_teacher",
+        "thoughtmill.curation.testing.fake_teacher",
         "--host",
         host,
         "--port",
@@ -1528,7 +1528,7 @@ def start_fake_teacher_process(
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(import_root()), env.get("PYTHONPATH")) if p)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=env)
     try:
         return proc, _wait_ready(proc, timeout)

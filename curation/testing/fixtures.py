@@ -1,6 +1,6 @@
 """pytest fixtures around the fake teacher. Import them into a ``conftest.py``::
 
-    from curation.testing.fixtures import fake_teacher, fake_teacher_factory  # noqa: F401
+    from thoughtmill.curation.testing.fixtures import fake_teacher, fake_teacher_factory  # noqa: F401
 
 - ``fake_teacher``: a fresh in-thread :class:`FakeTeacher` per test (default config, empty
   stats). Configure it with ``fake_teacher.configure(...)``, or parametrize it indirectly with a
@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-from curation.testing.fake_teacher import FakeTeacher
+from thoughtmill.curation.testing.fake_teacher import FakeTeacher
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eval.backends.base import Model
+from thoughtmill.eval.backends.base import Model
 
 BACKENDS = ("vllm", "openai", "transformers", "replay")
 
@@ -15,24 +15,24 @@ def make_model(backend: str, model: str, *, working_dir: str | Path | None = Non
     """Build the named backend for ``model``. ``openai`` takes ``teacher`` (a TeacherConfig) or
     ``base_urls``/``api_key_env``/... to build one; the others take their own keyword options."""
     if backend == "vllm":
-        from eval.backends.vllm_offline import VLLMModel
+        from thoughtmill.eval.backends.vllm_offline import VLLMModel
 
         return VLLMModel(model, **options)
     if backend == "transformers":
-        from eval.backends.hf_transformers import TransformersModel
+        from thoughtmill.eval.backends.hf_transformers import TransformersModel
 
         return TransformersModel(model, **options)
     if backend == "replay":
-        from eval.backends.replay import ReplayModel
+        from thoughtmill.eval.backends.replay import ReplayModel
 
         return ReplayModel(model, **options)
     if backend == "openai":
-        from eval.backends.openai_engine import OpenAIModel
+        from thoughtmill.eval.backends.openai_engine import OpenAIModel
 
         teacher = options.pop("teacher", None)
         name = options.pop("name", None)
         if teacher is None:
-            from curation import TeacherConfig
+            from thoughtmill.curation import TeacherConfig
 
             teacher = TeacherConfig(provider="openai", model=model, **options)
         return OpenAIModel(teacher, working_dir=working_dir or Path("eval_cache"), name=name)

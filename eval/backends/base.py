@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from eval.types import Generation, GenerationRequest
+from thoughtmill.eval.types import Generation, GenerationRequest
 
 
 @runtime_checkable
@@ -15,8 +15,9 @@ class Model(Protocol):
 
     name: str
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[GenerationRequest, Generation]]:
-        ...
+    def generate(
+        self, requests: Sequence[GenerationRequest]
+    ) -> Iterator[tuple[GenerationRequest, Generation]]: ...
 
     def describe(self) -> dict[str, Any]:
         """Settings recorded in the results file's ``config``."""

@@ -13,15 +13,23 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from eval.errors import missing_dependency
-from eval.types import Generation, GenerationRequest
+from thoughtmill.eval.errors import missing_dependency
+from thoughtmill.eval.types import Generation, GenerationRequest
 
 
 class TransformersModel:
     """A causal LM loaded with ``AutoModelForCausalLM``; the chat template is the tokenizer's."""
 
-    def __init__(self, model: str, *, device: str | None = None, dtype: str = "auto", batch_size: int = 8,
-                 trust_remote_code: bool = False, name: str | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str | None = None,
+        dtype: str = "auto",
+        batch_size: int = 8,
+        trust_remote_code: bool = False,
+        name: str | None = None,
+    ) -> None:
         self.model_id = model
         self.name = name or model
         self.device = device
@@ -31,8 +39,13 @@ class TransformersModel:
         self._loaded: tuple[Any, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "transformers", "model": self.model_id, "device": self.device, "dtype": self.dtype,
-                "batch_size": self.batch_size}
+        return {
+            "backend": "transformers",
+            "model": self.model_id,
+            "device": self.device,
+            "dtype": self.dtype,
+            "batch_size": self.batch_size,
+        }
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
@@ -40,7 +53,9 @@ class TransformersModel:
                 import torch
                 from transformers import AutoModelForCausalLM, AutoTokenizer
             except ImportError as exc:
-                raise missing_dependency("transformers", "tokenizer", "the transformers eval backend") from exc
+                raise missing_dependency(
+                    "transformers", "tokenizer", "the transformers eval backend"
+                ) from exc
             tokenizer = AutoTokenizer.from_pretrained(self.model_id, trust_remote_code=self.trust_remote_code)
             tokenizer.padding_side = "left"
             if tokenizer.pad_token is None:
@@ -54,7 +69,9 @@ class TransformersModel:
             self.device = device
         return self._loaded
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[GenerationRequest, Generation]]:
+    def generate(
+        self, requests: Sequence[GenerationRequest]
+    ) -> Iterator[tuple[GenerationRequest, Generation]]:
         if not requests:
             return
         import torch
@@ -69,9 +86,15 @@ class TransformersModel:
         for (seed, temperature, top_p, max_new), group in groups.items():
             for start in range(0, len(group), self.batch_size):
                 batch = group[start : start + self.batch_size]
-                texts = [tokenizer.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True)
-                         for r in batch]
-                encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+                texts = [
+                    tokenizer.apply_chat_template(
+                        list(r.messages), tokenize=False, add_generation_prompt=True
+                    )
+                    for r in batch
+                ]
+                encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+                    self.device
+                )
                 if seed is not None:
                     torch.manual_seed(seed)
                 sample = temperature > 0
@@ -93,9 +116,12 @@ class TransformersModel:
                     new = row[prompt_len:].tolist()
                     end = next((i + 1 for i, t in enumerate(new) if t in stop_ids), None)
                     ids = new[:end]
-                    yield request, Generation(
-                        content=tokenizer.decode(ids, skip_special_tokens=True),
-                        finish_reason="length" if end is None else "stop",
-                        prompt_tokens=int(n_prompt),
-                        completion_tokens=len(ids),
+                    yield (
+                        request,
+                        Generation(
+                            content=tokenizer.decode(ids, skip_special_tokens=True),
+                            finish_reason="length" if end is None else "stop",
+                            prompt_tokens=int(n_prompt),
+                            completion_tokens=len(ids),
+                        ),
                     )

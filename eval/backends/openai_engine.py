@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.errors import BackendError
-from eval.outputs import request_hash
-from eval.types import Generation, GenerationRequest
+from thoughtmill.eval.errors import BackendError
+from thoughtmill.eval.outputs import request_hash
+from thoughtmill.eval.types import Generation, GenerationRequest
 
 
 def _usage(usage: Any, name: str) -> int | None:
@@ -28,7 +28,9 @@ def _usage(usage: Any, name: str) -> int | None:
 class OpenAIModel:
     """A served model behind the engine; ``config`` is a ``curation.TeacherConfig``."""
 
-    def __init__(self, config: Any, working_dir: str | Path, name: str | None = None, progress: bool = True) -> None:
+    def __init__(
+        self, config: Any, working_dir: str | Path, name: str | None = None, progress: bool = True
+    ) -> None:
         self.config = config
         self.working_dir = Path(working_dir)
         self.name = name or config.model
@@ -45,9 +47,11 @@ class OpenAIModel:
 
     def _generator(self, run_name: str) -> Any:
         try:
-            from curation import LLM
+            from thoughtmill.curation import LLM
         except ImportError as exc:
-            raise BackendError(f"the openai backend needs thoughtmill's engine (curation.LLM): {exc}") from exc
+            raise BackendError(
+                f"the openai backend needs thoughtmill's engine (curation.LLM): {exc}"
+            ) from exc
 
         class EvalGeneration(LLM):
             """Messages and sampling come ready-made in the row; the answer is kept verbatim."""
@@ -56,7 +60,11 @@ class OpenAIModel:
                 return json.loads(row["messages"])
 
             def generation_params(self, row: dict[str, Any]) -> dict[str, Any]:
-                params = {"temperature": row["temperature"], "top_p": row["top_p"], "max_tokens": row["max_tokens"]}
+                params = {
+                    "temperature": row["temperature"],
+                    "top_p": row["top_p"],
+                    "max_tokens": row["max_tokens"],
+                }
                 if row["seed"] is not None:
                     params["seed"] = row["seed"]
                 return params
@@ -72,9 +80,13 @@ class OpenAIModel:
                     "completion_tokens": _usage(usage, "completion_tokens"),
                 }
 
-        return EvalGeneration(self.config, working_dir=self.working_dir, name=run_name, progress=self.progress)
+        return EvalGeneration(
+            self.config, working_dir=self.working_dir, name=run_name, progress=self.progress
+        )
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[GenerationRequest, Generation]]:
+    def generate(
+        self, requests: Sequence[GenerationRequest]
+    ) -> Iterator[tuple[GenerationRequest, Generation]]:
         if not requests:
             return
         rows = [
@@ -89,7 +101,10 @@ class OpenAIModel:
             for r in requests
         ]
         # one engine run folder per distinct request set; the response cache is shared by all of them
-        run_name = "eval-" + hashlib.sha256("\n".join(r.key + request_hash(r) for r in requests).encode()).hexdigest()[:12]
+        run_name = (
+            "eval-"
+            + hashlib.sha256("\n".join(r.key + request_hash(r) for r in requests).encode()).hexdigest()[:12]
+        )
         dataset = self._generator(run_name)(rows)
         by_key = {}
         for row in dataset:
@@ -99,10 +114,13 @@ class OpenAIModel:
             row = by_key.get(request.key)
             if row is None:
                 continue  # failed after retries: left for the next run, reported as missing
-            yield request, Generation(
-                content=row["content"],
-                reasoning_content=row.get("reasoning_content"),
-                finish_reason=row.get("finish_reason"),
-                prompt_tokens=row.get("prompt_tokens"),
-                completion_tokens=row.get("completion_tokens"),
+            yield (
+                request,
+                Generation(
+                    content=row["content"],
+                    reasoning_content=row.get("reasoning_content"),
+                    finish_reason=row.get("finish_reason"),
+                    prompt_tokens=row.get("prompt_tokens"),
+                    completion_tokens=row.get("completion_tokens"),
+                ),
             )

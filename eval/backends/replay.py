@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.data.files import read_records
-from eval.errors import BackendError
-from eval.types import Generation, GenerationRequest
+from thoughtmill.eval.data.files import read_records
+from thoughtmill.eval.errors import BackendError
+from thoughtmill.eval.types import Generation, GenerationRequest
 
 
 class ReplayModel:
@@ -41,9 +41,17 @@ class ReplayModel:
                 return row
         return None
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[GenerationRequest, Generation]]:
+    def generate(
+        self, requests: Sequence[GenerationRequest]
+    ) -> Iterator[tuple[GenerationRequest, Generation]]:
         for request in requests:
             row = self.answer(request)
             if row is not None:
-                yield request, Generation(content=row["content"], reasoning_content=row.get("reasoning_content"),
-                                          finish_reason=row.get("finish_reason", "stop"))
+                yield (
+                    request,
+                    Generation(
+                        content=row["content"],
+                        reasoning_content=row.get("reasoning_content"),
+                        finish_reason=row.get("finish_reason", "stop"),
+                    ),
+                )

@@ -13,8 +13,8 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from eval.errors import BackendError, missing_dependency
-from eval.types import Generation, GenerationRequest
+from thoughtmill.eval.errors import BackendError, missing_dependency
+from thoughtmill.eval.types import Generation, GenerationRequest
 
 
 def _import_vllm() -> Any:
@@ -29,7 +29,8 @@ def _generate_chunk(llm: Any, requests: Sequence[GenerationRequest]) -> list[Gen
     vllm = _import_vllm()
     tokenizer = llm.get_tokenizer()
     prompts = [
-        tokenizer.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True) for r in requests
+        tokenizer.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True)
+        for r in requests
     ]
     params = [
         vllm.SamplingParams(
@@ -55,8 +56,14 @@ def _generate_chunk(llm: Any, requests: Sequence[GenerationRequest]) -> list[Gen
     return generations
 
 
-def _worker(rank: int, gpus: list[str], engine_args: dict[str, Any], requests: list[GenerationRequest],
-            chunk: int, queue: Any) -> None:
+def _worker(
+    rank: int,
+    gpus: list[str],
+    engine_args: dict[str, Any],
+    requests: list[GenerationRequest],
+    chunk: int,
+    queue: Any,
+) -> None:
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     try:
@@ -100,7 +107,9 @@ class VLLMModel:
             self._llm = _import_vllm().LLM(**self.engine_args)
         return self._llm
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[GenerationRequest, Generation]]:
+    def generate(
+        self, requests: Sequence[GenerationRequest]
+    ) -> Iterator[tuple[GenerationRequest, Generation]]:
         requests = list(requests)
         if not requests:
             return
@@ -121,15 +130,22 @@ class VLLMModel:
             gpus = [str(i) for i in range(torch.cuda.device_count())]
         need = self.tp * self.dp
         if len(gpus) < need:
-            raise BackendError(f"data_parallel_size={self.dp} x tensor_parallel_size={self.tp} needs {need} GPUs, "
-                               f"found {len(gpus)}")
+            raise BackendError(
+                f"data_parallel_size={self.dp} x tensor_parallel_size={self.tp} needs {need} GPUs, "
+                f"found {len(gpus)}"
+            )
         return [gpus[i * self.tp : (i + 1) * self.tp] for i in range(self.dp)]
 
-    def _data_parallel(self, requests: list[GenerationRequest]) -> Iterator[tuple[GenerationRequest, Generation]]:
+    def _data_parallel(
+        self, requests: list[GenerationRequest]
+    ) -> Iterator[tuple[GenerationRequest, Generation]]:
         ctx = mp.get_context("spawn")
         queue = ctx.Queue()
         procs = [
-            ctx.Process(target=_worker, args=(rank, gpus, self.engine_args, requests[rank :: self.dp], self.chunk, queue))
+            ctx.Process(
+                target=_worker,
+                args=(rank, gpus, self.engine_args, requests[rank :: self.dp], self.chunk, queue),
+            )
             for rank, gpus in enumerate(self._gpu_slices())
         ]
         for proc in procs:

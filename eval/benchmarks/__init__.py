@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.benchmarks.aime24 import AIME24
-from eval.benchmarks.aime25 import AIME25
-from eval.benchmarks.amc23 import AMC23
-from eval.benchmarks.base import Benchmark
-from eval.benchmarks.gpqa_diamond import GPQADiamond
-from eval.benchmarks.livecodebench import LiveCodeBench
-from eval.benchmarks.math500 import MATH500
+from thoughtmill.eval.benchmarks.aime24 import AIME24
+from thoughtmill.eval.benchmarks.aime25 import AIME25
+from thoughtmill.eval.benchmarks.amc23 import AMC23
+from thoughtmill.eval.benchmarks.base import Benchmark
+from thoughtmill.eval.benchmarks.gpqa_diamond import GPQADiamond
+from thoughtmill.eval.benchmarks.livecodebench import LiveCodeBench
+from thoughtmill.eval.benchmarks.math500 import MATH500
 
 TASKS: dict[str, type[Benchmark]] = {
     cls.name: cls for cls in (AIME24, AIME25, AMC23, MATH500, GPQADiamond, LiveCodeBench)

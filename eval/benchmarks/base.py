@@ -14,10 +14,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from eval.backends.base import Model
-from eval.data import HubSource, load_hub_records, read_records
-from eval.errors import DataError, OutputsError
-from eval.types import Generation, GenerationRequest, Sampling
+from thoughtmill.eval.backends.base import Model
+from thoughtmill.eval.data import HubSource, load_hub_records, read_records
+from thoughtmill.eval.errors import DataError, OutputsError
+from thoughtmill.eval.types import Generation, GenerationRequest, Sampling
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import hashlib
 import random
 from typing import Any
 
-from eval.benchmarks.base import Benchmark, pick
-from eval.benchmarks.stats import repeated_accuracy
-from eval.data import HubSource
-from eval.grading.multiple_choice import extract_choice_letter
+from thoughtmill.eval.benchmarks.base import Benchmark, pick
+from thoughtmill.eval.benchmarks.stats import repeated_accuracy
+from thoughtmill.eval.data import HubSource
+from thoughtmill.eval.grading.multiple_choice import extract_choice_letter
 
 PROMPT = (
     "Return your final response within \\boxed{{}} and only include the letter choice (A, B, C, or D) "
@@ -31,7 +31,9 @@ def shuffle_seed(question: str, base_seed: int) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def shuffled_options(question: str, correct: str, incorrect: list[str], base_seed: int) -> tuple[list[str], str]:
+def shuffled_options(
+    question: str, correct: str, incorrect: list[str], base_seed: int
+) -> tuple[list[str], str]:
     """The four options in this question's order, and the letter of the correct one."""
     options = [correct, *incorrect]
     order = list(range(4))
@@ -64,7 +66,9 @@ class GPQADiamond(Benchmark):
             {
                 "Question": question,
                 "options": options,
-                "multiple_choice_string": ", ".join(f"{L}) {o}" for L, o in zip(LETTERS, options, strict=True)),
+                "multiple_choice_string": ", ".join(
+                    f"{L}) {o}" for L, o in zip(LETTERS, options, strict=True)
+                ),
                 "answer": letter,
             }
         )
@@ -90,4 +94,8 @@ class GPQADiamond(Benchmark):
         return results
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "option_shuffle": "per-question sha256 seed", "shuffle_seed": self.shuffle_base_seed}
+        return {
+            **super().settings(),
+            "option_shuffle": "per-question sha256 seed",
+            "shuffle_seed": self.shuffle_base_seed,
+        }

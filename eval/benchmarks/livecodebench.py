@@ -14,11 +14,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from eval.benchmarks.base import Benchmark
-from eval.benchmarks.stats import repeated_accuracy, std_err
-from eval.data import HubSource
-from eval.data.lcb import RELEASE_FILES, normalise_lcb_row
-from eval.grading.code import extract_final_code
+from thoughtmill.eval.benchmarks.base import Benchmark
+from thoughtmill.eval.benchmarks.stats import repeated_accuracy, std_err
+from thoughtmill.eval.data import HubSource
+from thoughtmill.eval.data.lcb import RELEASE_FILES, normalise_lcb_row
+from thoughtmill.eval.grading.code import extract_final_code
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ class LiveCodeBench(Benchmark):
 
     name = "LiveCodeBench"
     default_repeats = 3
-    hub = HubSource("livecodebench/code_generation_lite", split="train", data_files=RELEASE_FILES["release_v2"])
+    hub = HubSource(
+        "livecodebench/code_generation_lite", split="train", data_files=RELEASE_FILES["release_v2"]
+    )
 
     def __init__(
         self,
@@ -49,7 +51,9 @@ class LiveCodeBench(Benchmark):
         **kwargs: Any,
     ) -> None:
         if release not in RELEASE_FILES:
-            raise ValueError(f"LiveCodeBench: unknown release {release!r} (known: {', '.join(RELEASE_FILES)})")
+            raise ValueError(
+                f"LiveCodeBench: unknown release {release!r} (known: {', '.join(RELEASE_FILES)})"
+            )
         if "hub" not in kwargs or kwargs["hub"] is None:
             kwargs["hub"] = HubSource(type(self).hub.repo, split="train", data_files=RELEASE_FILES[release])
         super().__init__(**kwargs)
@@ -81,7 +85,7 @@ class LiveCodeBench(Benchmark):
         """Verdicts by item id, through the sandbox (imported here: math-only use needs no sandbox)."""
         if not items:
             return {}
-        from execution import Limits, run_batch
+        from thoughtmill.execution import Limits, run_batch
 
         limits = self.limits
         if limits is None:
@@ -185,4 +189,3 @@ def _limits_dict(limits: Any) -> Any:
 
         return asdict(limits)
     return repr(limits)
-

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.benchmarks.math_base import MathBenchmark
-from eval.data import HubSource
+from thoughtmill.eval.benchmarks.math_base import MathBenchmark
+from thoughtmill.eval.data import HubSource
 
 
 class MATH500(MathBenchmark):

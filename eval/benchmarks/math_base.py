@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from eval.benchmarks.base import Benchmark, pick
-from eval.benchmarks.stats import repeated_accuracy
-from eval.grading.boxed import extract_boxed_answer
-from eval.grading.hendrycks import is_equiv
-from eval.grading.mathverify import math_verify_equiv
+from thoughtmill.eval.benchmarks.base import Benchmark, pick
+from thoughtmill.eval.benchmarks.stats import repeated_accuracy
+from thoughtmill.eval.grading.boxed import extract_boxed_answer
+from thoughtmill.eval.grading.hendrycks import is_equiv
+from thoughtmill.eval.grading.mathverify import math_verify_equiv
 
 PROMPT = "Problem: {problem}\nMark your solution with \\boxed\nAnswer:"
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eval.errors import DataError
+from thoughtmill.eval.errors import DataError
 
 
 def _json_lines(path: Path, text: str) -> list[dict[str, Any]]:

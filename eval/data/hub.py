@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eval.errors import DataError
+from thoughtmill.eval.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,9 @@ def load_hub_records(source: HubSource) -> list[dict[str, Any]]:
             builder = "parquet" if suffix == "parquet" else "json"
             ds = datasets.load_dataset(builder, data_files=files, split="train", revision=source.revision)
         else:
-            ds = datasets.load_dataset(source.repo, source.config, split=source.split, revision=source.revision)
+            ds = datasets.load_dataset(
+                source.repo, source.config, split=source.split, revision=source.revision
+            )
     except Exception as exc:  # the hub raises many types; name the dataset in one error
         raise DataError(f"cannot load hub dataset {source.describe()}: {exc}") from exc
     return ds.to_list()

@@ -17,7 +17,7 @@ import re
 import zlib
 from typing import Any
 
-from eval.errors import DataError
+from thoughtmill.eval.errors import DataError
 
 # release_v2 = the first two files of the repo (release_v1 = test.jsonl only, and so on)
 RELEASE_FILES = {
@@ -39,7 +39,9 @@ def _loads_tests(text: str, *, where: str) -> list[dict[str, Any]]:
         tests = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(f"{where}: test cases are not JSON ({exc.msg})") from exc
-    if not isinstance(tests, list) or not all(isinstance(t, dict) and "input" in t and "output" in t for t in tests):
+    if not isinstance(tests, list) or not all(
+        isinstance(t, dict) and "input" in t and "output" in t for t in tests
+    ):
         raise DataError(f"{where}: expected a list of {{input, output, testtype}} test cases")
     return tests
 

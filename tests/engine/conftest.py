@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from curation.engine import TeacherConfig
-from curation.testing.fake_teacher import FakeTeacher
+from thoughtmill.curation.engine import TeacherConfig
+from thoughtmill.curation.testing.fake_teacher import FakeTeacher
 
 API_KEY = "sk-test-SECRET-0123456789"
 

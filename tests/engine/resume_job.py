@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from curation.engine import LLM, TeacherConfig
+from thoughtmill.curation.engine import LLM, TeacherConfig
 
 
 class Solve(LLM):

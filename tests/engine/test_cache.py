@@ -8,9 +8,8 @@ import random
 import zlib
 
 import diskcache
-
-from curation.engine.cache import CacheWriter, ResponseCache
-from curation.engine.request import Response, Usage
+from thoughtmill.curation.engine.cache import CacheWriter, ResponseCache
+from thoughtmill.curation.engine.request import Response, Usage
 
 
 def answer(i: int, size: int = 50, reasoning: bool = True) -> Response:
@@ -83,7 +82,13 @@ def test_cache_writer_reports_an_answer_committed_only_once_it_is(tmp_path):
         writer = CacheWriter(cache, max_batch=3, delay=0.05)
         for i in range(5):
             key = f"k{i}"
-            writer.add(key, answer(i), lambda error, key=key: seen_when_reported.setdefault(key, error is None and other.get(key) is not None))
+            writer.add(
+                key,
+                answer(i),
+                lambda error, key=key: seen_when_reported.setdefault(
+                    key, error is None and other.get(key) is not None
+                ),
+            )
             # visible to twins until committed (the third add commits its batch at once)
             assert writer.pending(key) == answer(i) or seen_when_reported[key]
         await asyncio.sleep(0.1)  # the last two are committed by the timer

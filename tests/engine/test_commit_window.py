@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from curation.engine import LLM, runner
-from curation.engine.backends.openai_http import OpenAIBackend
-from curation.engine.cache import CacheWriter, ResponseCache
-from curation.errors import CurationError
+from thoughtmill.curation.engine import LLM, runner
+from thoughtmill.curation.engine.backends.openai_http import OpenAIBackend
+from thoughtmill.curation.engine.cache import CacheWriter, ResponseCache
+from thoughtmill.curation.errors import CurationError
 
 from .conftest import teacher_for
 
@@ -141,7 +140,7 @@ def test_no_window_place_leaks_or_doubles_after_a_run_full_of_faults(server, api
 def test_no_window_place_leaks_when_bad_credentials_cancel_the_workers(
     server, api_key, tmp_path, monkeypatch
 ):
-    from curation.errors import AuthenticationError
+    from thoughtmill.curation.errors import AuthenticationError
 
     # window 3, three workers, nothing committed until the end: rows 0 and 1 are answered and hold
     # their places, so the workers that take rows 3 and 4 wait for a place when row 2's 401 cancels them

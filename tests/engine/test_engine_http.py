@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from curation.engine import LLM
-from curation.errors import AuthenticationError, CurationError
+from thoughtmill.curation.engine import LLM
+from thoughtmill.curation.errors import AuthenticationError, CurationError
 
 from .conftest import API_KEY, teacher_for
 

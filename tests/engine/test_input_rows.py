@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datasets
 import pytest
-
-from curation.engine.runner import iter_rows
+from thoughtmill.curation.engine.runner import iter_rows
 
 
 @pytest.fixture
 def saved(tmp_path) -> datasets.Dataset:
-    ds = datasets.Dataset.from_dict({
-        "a": list(range(1300)),
-        "b": [f"x{i}" for i in range(1300)],
-        "c": [[i, i + 1] for i in range(1300)],
-        "n": [None if i % 3 else {"k": i} for i in range(1300)],
-    })
+    ds = datasets.Dataset.from_dict(
+        {
+            "a": list(range(1300)),
+            "b": [f"x{i}" for i in range(1300)],
+            "c": [[i, i + 1] for i in range(1300)],
+            "n": [None if i % 3 else {"k": i} for i in range(1300)],
+        }
+    )
     ds.save_to_disk(str(tmp_path / "saved"))
     return datasets.load_from_disk(str(tmp_path / "saved"))
 

@@ -6,11 +6,15 @@ import asyncio
 import time
 
 import pytest
-
-from curation.engine.config import TeacherConfig, load_teacher
-from curation.engine.ratelimit import RateLimiter, TokenBucket, parse_duration, retry_after_seconds
-from curation.engine.tokens import TokenEstimator
-from curation.errors import ConfigError
+from thoughtmill.curation.engine.config import TeacherConfig, load_teacher
+from thoughtmill.curation.engine.ratelimit import (
+    RateLimiter,
+    TokenBucket,
+    parse_duration,
+    retry_after_seconds,
+)
+from thoughtmill.curation.engine.tokens import TokenEstimator
+from thoughtmill.curation.errors import ConfigError
 
 
 def test_parse_duration_openai_style():

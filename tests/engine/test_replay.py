@@ -7,9 +7,8 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from curation.engine import LLM, TeacherConfig
-from curation.errors import ConfigError
+from thoughtmill.curation.engine import LLM, TeacherConfig
+from thoughtmill.curation.errors import ConfigError
 
 RECORDS = [
     {"problem": "What is 2+2?", "deepseek_reasoning": "2 and 2 make 4", "deepseek_solution": "\\boxed{4}"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from curation.engine import LLM, TeacherConfig
+from thoughtmill.curation.engine import LLM, TeacherConfig
 
 
 class Ask(LLM):

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import datasets
 import pytest
-
-from curation.testing.fake_teacher import FakeTeacher
+from thoughtmill.curation.testing.fake_teacher import FakeTeacher
 
 JOB = Path(__file__).with_name("resume_job.py")
 N, WINDOW = 1500, 16

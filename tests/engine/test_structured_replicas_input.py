@@ -7,10 +7,9 @@ import json
 import datasets
 import pytest
 from pydantic import BaseModel
-
-from curation.engine import LLM
-from curation.errors import InputError
-from curation.testing.fake_teacher import FakeTeacher
+from thoughtmill.curation.engine import LLM
+from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.testing.fake_teacher import FakeTeacher
 
 from .conftest import API_KEY, teacher_for
 

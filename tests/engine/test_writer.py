@@ -6,9 +6,8 @@ import random
 
 import datasets
 import pytest
-
-from curation.engine.writer import ShardWriter
-from curation.errors import InputError
+from thoughtmill.curation.engine.writer import ShardWriter
+from thoughtmill.curation.errors import InputError
 
 
 def test_out_of_order_rows_come_out_in_input_order(tmp_path):

@@ -11,11 +11,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from eval.benchmarks import make_benchmark
-from eval.data.files import read_records
-from eval.data.lcb import decode_tests, encode_tests, normalise_lcb_row
-from eval.errors import DataError
+from thoughtmill.eval.benchmarks import make_benchmark
+from thoughtmill.eval.data.files import read_records
+from thoughtmill.eval.data.lcb import decode_tests, encode_tests, normalise_lcb_row
+from thoughtmill.eval.errors import DataError
 
 
 def test_json_file_holding_json_lines(data_dir: Path) -> None:
@@ -74,8 +73,15 @@ def test_lcb_rows_normalised(data_dir: Path) -> None:
     stdin, call = (normalise_lcb_row(r, where=f"row {i}") for i, r in enumerate(rows))
     assert stdin["is_stdin"] and stdin["fn_name"] is None and len(stdin["tests"]) == 2
     assert not call["is_stdin"] and call["fn_name"] == "largest" and call["difficulty"] == "medium"
-    processed = {"prompt": "p", "test": call["tests"], "entry_point": rows[1]["starter_code"], "task_id": "x",
-                 "is_stdin": False, "public_test_cases": "[]", "difficulty": "medium"}
+    processed = {
+        "prompt": "p",
+        "test": call["tests"],
+        "entry_point": rows[1]["starter_code"],
+        "task_id": "x",
+        "is_stdin": False,
+        "public_test_cases": "[]",
+        "difficulty": "medium",
+    }
     assert normalise_lcb_row(processed, where="p")["fn_name"] == "largest"
 
 

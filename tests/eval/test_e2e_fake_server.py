@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-fake_teacher = pytest.importorskip("curation.testing.fake_teacher")
+fake_teacher = pytest.importorskip("thoughtmill.curation.testing.fake_teacher")
 
 
 @pytest.fixture
@@ -24,15 +24,18 @@ def server(data_dir: Path):
 
 
 def test_two_benchmarks_against_fake_server(tmp_path: Path, data_dir: Path, server) -> None:
-    from curation import TeacherConfig
-    from eval.backends.openai_engine import OpenAIModel
-    from eval.runner import evaluate, rescore
+    from thoughtmill.curation import TeacherConfig
+    from thoughtmill.eval.backends.openai_engine import OpenAIModel
+    from thoughtmill.eval.runner import evaluate, rescore
 
     teacher, base_url = server
     config = TeacherConfig(provider="openai", model="fake-reasoner", base_urls=[base_url], max_concurrency=4)
     model = OpenAIModel(config, working_dir=tmp_path / "engine", progress=False)
     results, path = evaluate(
-        model, ["AIME24", "MATH500"], output=tmp_path / "results", per_task_options={"AIME24": {"repeats": 2}},
+        model,
+        ["AIME24", "MATH500"],
+        output=tmp_path / "results",
+        per_task_options={"AIME24": {"repeats": 2}},
         data_paths={"AIME24": str(data_dir / "aime24.jsonl"), "MATH500": str(data_dir / "math500.jsonl")},
     )
     saved = json.loads(path.read_text())

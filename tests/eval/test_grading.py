@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import pytest
-
-from eval.grading.boxed import extract_boxed_answer
-from eval.grading.code import extract_final_code
-from eval.grading.hendrycks import Unnormalisable, is_equiv, normalise
-from eval.grading.mathverify import math_verify_equiv
-from eval.grading.multiple_choice import extract_choice_letter
+from thoughtmill.eval.grading.boxed import extract_boxed_answer
+from thoughtmill.eval.grading.code import extract_final_code
+from thoughtmill.eval.grading.hendrycks import Unnormalisable, is_equiv, normalise
+from thoughtmill.eval.grading.mathverify import math_verify_equiv
+from thoughtmill.eval.grading.multiple_choice import extract_choice_letter
 
 EQUIV_TABLE = [
     # fractions and decimals

@@ -8,19 +8,23 @@ from pathlib import Path
 import pytest
 
 try:
-    from execution import run_batch  # noqa: F401
+    from thoughtmill.execution import run_batch  # noqa: F401
 except ImportError:  # the execution package is being built in parallel
     pytest.skip("execution.run_batch is not available yet", allow_module_level=True)
 
-from eval.benchmarks import make_benchmark
-from eval.types import Generation
+from thoughtmill.eval.benchmarks import make_benchmark
+from thoughtmill.eval.types import Generation
 
 GOOD_STDIN = "Sure:\n```python\na, b = map(int, input().split())\nprint(a + b)\n```\n"
 BAD_STDIN = "```python\na, b = map(int, input().split())\nprint(a - b)\n```"  # prints a - b: wrong on every hidden test
-GOOD_CALL = ("```python\nfrom typing import List\n\nclass Solution:\n    def largest(self, nums: List[int]) -> int:\n"
-             "        return max(nums)\n```")
-BAD_CALL = ("```python\nfrom typing import List\n\nclass Solution:\n    def largest(self, nums: List[int]) -> int:\n"
-            "        return nums[0]\n```")  # right on [-3, -7], wrong on [4, 2, 9, 1]
+GOOD_CALL = (
+    "```python\nfrom typing import List\n\nclass Solution:\n    def largest(self, nums: List[int]) -> int:\n"
+    "        return max(nums)\n```"
+)
+BAD_CALL = (
+    "```python\nfrom typing import List\n\nclass Solution:\n    def largest(self, nums: List[int]) -> int:\n"
+    "        return nums[0]\n```"
+)  # right on [-3, -7], wrong on [4, 2, 9, 1]
 
 
 @pytest.mark.slow
@@ -28,8 +32,12 @@ def test_known_good_and_known_bad_solutions(data_dir: Path) -> None:
     bench = make_benchmark("LiveCodeBench", data_path=str(data_dir / "lcb_release_v2.jsonl"), repeats=3)
     examples = bench.load_examples()
     outputs = {  # repeat 0: both good; repeat 1: both bad; repeat 2: no code at all
-        (0, 0): GOOD_STDIN, (1, 0): GOOD_CALL, (0, 1): BAD_STDIN, (1, 1): BAD_CALL,
-        (0, 2): "I cannot solve this.", (1, 2): "print('no fence')",
+        (0, 0): GOOD_STDIN,
+        (1, 0): GOOD_CALL,
+        (0, 1): BAD_STDIN,
+        (1, 1): BAD_CALL,
+        (0, 2): "I cannot solve this.",
+        (1, 2): "print('no fence')",
     }
     gens = {f"LiveCodeBench/{q}/{r}": Generation(content=text) for (q, r), text in outputs.items()}
     results = bench.evaluate_responses(bench.attach(examples, gens))

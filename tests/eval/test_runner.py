@@ -9,12 +9,11 @@ import math
 from pathlib import Path
 
 import pytest
+from thoughtmill.eval.backends.replay import ReplayModel
+from thoughtmill.eval.cli import app
+from thoughtmill.eval.errors import OutputsError
+from thoughtmill.eval.runner import evaluate, rescore
 from typer.testing import CliRunner
-
-from eval.backends.replay import ReplayModel
-from eval.cli import app
-from eval.errors import OutputsError
-from eval.runner import evaluate, rescore
 
 AIME_STDERR = (1 / 6) / math.sqrt(2)
 
@@ -22,9 +21,12 @@ AIME_STDERR = (1 / 6) / math.sqrt(2)
 def _run(data_dir: Path, out: Path, script: Path | None = None, **kw):
     model = ReplayModel(script or data_dir / "fake_teacher_script.jsonl", name="org/replayed-model")
     return evaluate(
-        model, ["AIME24", "MATH500"], output=out,
+        model,
+        ["AIME24", "MATH500"],
+        output=out,
         data_paths={"AIME24": str(data_dir / "aime24.jsonl"), "MATH500": str(data_dir / "math500.jsonl")},
-        per_task_options={"AIME24": {"repeats": 2}}, **kw,
+        per_task_options={"AIME24": {"repeats": 2}},
+        **kw,
     )
 
 
@@ -66,15 +68,23 @@ def test_interrupted_run_resumes_and_sharding(tmp_path: Path, data_dir: Path) ->
     original = model.generate
     model.generate = lambda reqs: (seen.extend(r.key for r in reqs), original(reqs))[1]
     results, _ = evaluate(
-        model, ["AIME24", "MATH500"], output=tmp_path / "out", per_task_options={"AIME24": {"repeats": 2}},
-        data_paths={"AIME24": str(data_dir / "aime24.jsonl"), "MATH500": str(data_dir / "math500.jsonl")})
+        model,
+        ["AIME24", "MATH500"],
+        output=tmp_path / "out",
+        per_task_options={"AIME24": {"repeats": 2}},
+        data_paths={"AIME24": str(data_dir / "aime24.jsonl"), "MATH500": str(data_dir / "math500.jsonl")},
+    )
     assert seen == ["MATH500/0/0"]
     check_expected_numbers(results)
     # shards write their own files and are scored together
     for index in (0, 1):
-        assert evaluate(ReplayModel(data_dir / "fake_teacher_script.jsonl", name="m"), ["MATH500"],
-                        output=tmp_path / "sharded", data_paths={"MATH500": str(data_dir / "math500.jsonl")},
-                        shard=(index, 2)) == (None, None)
+        assert evaluate(
+            ReplayModel(data_dir / "fake_teacher_script.jsonl", name="m"),
+            ["MATH500"],
+            output=tmp_path / "sharded",
+            data_paths={"MATH500": str(data_dir / "math500.jsonl")},
+            shard=(index, 2),
+        ) == (None, None)
     names = sorted(p.name for p in (tmp_path / "sharded/m/generations/MATH500").glob("generations*"))
     assert names == ["generations-shard0of2.jsonl", "generations-shard1of2.jsonl"]
     res, _ = rescore(tmp_path / "sharded/m")
@@ -87,26 +97,53 @@ def test_changed_prompt_is_not_scored_with_stale_answers(tmp_path: Path, data_di
     calls = []
     original = model.generate
     model.generate = lambda reqs: (calls.extend(reqs), original(reqs))[1]
-    evaluate(model, ["MATH500"], output=tmp_path, data_paths={"MATH500": str(data_dir / "math500.jsonl")},
-             task_options={"system_instruction": "Be brief."})
+    evaluate(
+        model,
+        ["MATH500"],
+        output=tmp_path,
+        data_paths={"MATH500": str(data_dir / "math500.jsonl")},
+        task_options={"system_instruction": "Be brief."},
+    )
     assert len(calls) == 4  # new messages -> new request hashes -> regenerated
 
 
 def test_cli_run_and_rescore(tmp_path: Path, data_dir: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "res"
-    result = runner.invoke(app, [
-        "--model", str(data_dir / "fake_teacher_script.jsonl"), "--backend", "replay", "--model-name", "cli-model",
-        "--tasks", "aime24,math500", "--repeats", "2", "--output", str(out),
-        "--data", f"AIME24={data_dir / 'aime24.jsonl'}", "--data", f"MATH500={data_dir / 'math500.jsonl'}",
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "--model",
+            str(data_dir / "fake_teacher_script.jsonl"),
+            "--backend",
+            "replay",
+            "--model-name",
+            "cli-model",
+            "--tasks",
+            "aime24,math500",
+            "--repeats",
+            "2",
+            "--output",
+            str(out),
+            "--data",
+            f"AIME24={data_dir / 'aime24.jsonl'}",
+            "--data",
+            f"MATH500={data_dir / 'math500.jsonl'}",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "AIME24" in result.output and "50.00" in result.output
     first = json.loads(next((out / "cli-model").glob("results_*.json")).read_text())
     # MATH500 with --repeats 2 uses the repeated layout; its scripted answers ignore the seed
     assert first["results"]["MATH500"]["accuracy"] == 0.75 and first["results"]["MATH500"]["num_repeat"] == 2
-    check_expected_numbers({"results": {"AIME24": first["results"]["AIME24"],
-                                        "MATH500": {**first["results"]["MATH500"], "num_solved": 3}}})
+    check_expected_numbers(
+        {
+            "results": {
+                "AIME24": first["results"]["AIME24"],
+                "MATH500": {**first["results"]["MATH500"], "num_solved": 3},
+            }
+        }
+    )
     result = runner.invoke(app, ["rescore", str(out / "cli-model")])
     assert result.exit_code == 0, result.output
     files = sorted((out / "cli-model").glob("results_*.json"))

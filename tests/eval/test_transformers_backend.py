@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from thoughtmill.training.environment import find_train_python
 
 from tests.vllm.harness import (
     REPO_ROOT,
@@ -27,7 +28,6 @@ from tests.vllm.harness import (
     read_results,
     vllm_env,
 )
-from training.environment import find_train_python
 
 pytestmark = pytest.mark.slow
 
@@ -42,17 +42,27 @@ def _env() -> dict[str, str]:
 
 
 def _run(python: Path, args: list[str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(python), *args], capture_output=True, text=True, cwd=REPO_ROOT, env=_env(),
-                          timeout=timeout, check=False)
-    assert proc.returncode == 0, f"{args[:2]} failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    proc = subprocess.run(
+        [str(python), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=_env(),
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"{args[:2]} failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    )
     return proc
 
 
 def _usable(python: Path | None) -> bool:
     if python is None:
         return False
-    probe = subprocess.run([str(python), "-c", PROBE], capture_output=True, env=_env(), cwd=REPO_ROOT,
-                           timeout=120, check=False)
+    probe = subprocess.run(
+        [str(python), "-c", PROBE], capture_output=True, env=_env(), cwd=REPO_ROOT, timeout=120, check=False
+    )
     return probe.returncode == 0
 
 
@@ -87,9 +97,32 @@ def tiny_model(hf_python: Path) -> Path:
 
 
 def run_eval(python: Path, model: Path, output: Path, *extra: str) -> dict[str, Any]:
-    _run(python, ["-m", "eval.cli", "--backend", "transformers", "--model", str(model), "--model-name", "tiny",
-                  "--tasks", "AIME24", "--data", f"AIME24={FIXTURE}", "--seed", "0", "--dtype", "float32",
-                  "--batch-size", str(BATCH), "--output", str(output), *extra])
+    _run(
+        python,
+        [
+            "-m",
+            "thoughtmill.eval.cli",
+            "--backend",
+            "transformers",
+            "--model",
+            str(model),
+            "--model-name",
+            "tiny",
+            "--tasks",
+            "AIME24",
+            "--data",
+            f"AIME24={FIXTURE}",
+            "--seed",
+            "0",
+            "--dtype",
+            "float32",
+            "--batch-size",
+            str(BATCH),
+            "--output",
+            str(output),
+            *extra,
+        ],
+    )
     return read_results(output)
 
 
@@ -104,7 +137,9 @@ print(json.dumps([len(tok(t, add_special_tokens=False)["input_ids"]) for t in te
 """
 
 
-def test_transformers_backend_results_repeats_and_rescore(hf_python: Path, tiny_model: Path, tmp_path: Path) -> None:
+def test_transformers_backend_results_repeats_and_rescore(
+    hf_python: Path, tiny_model: Path, tmp_path: Path
+) -> None:
     n = sum(1 for line in FIXTURE.read_text().splitlines() if line.strip())
     args = ("--repeats", str(REPEATS), "--max-new-tokens", str(MAX_NEW))
     saved = run_eval(hf_python, tiny_model, tmp_path / "a", *args)
@@ -140,7 +175,7 @@ def test_transformers_backend_results_repeats_and_rescore(hf_python: Path, tiny_
     assert again["results"] == saved["results"]
 
     # re-scoring the saved outputs here, in the main env, with no torch and no model
-    from eval.runner import rescore
+    from thoughtmill.eval.runner import rescore
 
     rescored, path = rescore(tmp_path / "a" / "tiny")
     assert path.parent == tmp_path / "a" / "tiny"
@@ -167,8 +202,19 @@ print(json.dumps({"ids": ids, "text": [p[-1] for p in prefixes], "prefixes": pre
 def test_transformers_backend_stops_at_eos(hf_python: Path, tiny_model: Path, tmp_path: Path) -> None:
     """Greedy, one batch: a token the model emits is made an end-of-sequence token of a copy of the
     model; rows that reach it end there ("stop", the stop token counted), the others run to the limit."""
-    base = run_eval(hf_python, tiny_model, tmp_path / "greedy", "--repeats", "1", "--temperature", "0",
-                    "--max-new-tokens", str(MAX_NEW), "--batch-size", "8")
+    base = run_eval(
+        hf_python,
+        tiny_model,
+        tmp_path / "greedy",
+        "--repeats",
+        "1",
+        "--temperature",
+        "0",
+        "--max-new-tokens",
+        str(MAX_NEW),
+        "--batch-size",
+        "8",
+    )
     lines = read_generations(tmp_path / "greedy")
     assert base["results"]["AIME24"]["num_repeat"] == 1
     gen_file = tmp_path / "requests.jsonl"
@@ -185,17 +231,34 @@ def test_transformers_backend_stops_at_eos(hf_python: Path, tiny_model: Path, tm
     gen_config["eos_token_id"] = [*(old if isinstance(old, list) else [old]), stop]
     (model / "generation_config.json").write_text(json.dumps(gen_config))
 
-    run_eval(hf_python, model, tmp_path / "stop", "--repeats", "1", "--temperature", "0",
-             "--max-new-tokens", str(MAX_NEW), "--batch-size", "8")
+    run_eval(
+        hf_python,
+        model,
+        tmp_path / "stop",
+        "--repeats",
+        "1",
+        "--temperature",
+        "0",
+        "--max-new-tokens",
+        str(MAX_NEW),
+        "--batch-size",
+        "8",
+    )
     stopped = read_generations(tmp_path / "stop")
     for r, ids, prefixes, full in zip(stopped, ref["ids"], ref["prefixes"], lines, strict=True):
         if stop in ids:
             end = ids.index(stop) + 1
-            assert (r["finish_reason"], r["completion_tokens"], r["content"]) == ("stop", end, prefixes[end]), r
+            assert (r["finish_reason"], r["completion_tokens"], r["content"]) == (
+                "stop",
+                end,
+                prefixes[end],
+            ), r
         else:
-            assert (r["finish_reason"], r["completion_tokens"], r["content"]) == ("length", MAX_NEW, full["content"])
+            assert (r["finish_reason"], r["completion_tokens"], r["content"]) == (
+                "length",
+                MAX_NEW,
+                full["content"],
+            )
         assert r["prompt_tokens"] == full["prompt_tokens"]
     assert stopped[0]["finish_reason"] == "stop" and stopped[0]["completion_tokens"] <= 4
-    assert any(r["finish_reason"] == "length" for r in stopped) or all(
-        stop in ids for ids in ref["ids"]
-    )
+    assert any(r["finish_reason"] == "length" for r in stopped) or all(stop in ids for ids in ref["ids"])

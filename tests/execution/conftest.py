@@ -26,6 +26,6 @@ def batch_workers() -> int:
 
 @pytest.fixture(scope="session")
 def sandbox_layer() -> str:
-    from execution import sandbox_report
+    from thoughtmill.execution import sandbox_report
 
     return sandbox_report()["layer"]

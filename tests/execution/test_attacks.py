@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from execution import Limits, Status, run_batch, run_tests
+from thoughtmill.execution import Limits, Status, run_batch, run_tests
 
 from .conftest import load_cases
 

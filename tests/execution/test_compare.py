@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from execution import compare
-from execution.errors import ExecutionError
+from thoughtmill.execution import compare
+from thoughtmill.execution.errors import ExecutionError
 
 STRICT_CASES = [
     ("3\n", "3\n", True),

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from execution import Limits, Status, run_batch
+from thoughtmill.execution import Limits, Status, run_batch
 
 from .conftest import batch_workers, load_cases
 

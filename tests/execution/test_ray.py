@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from execution import Limits, run_batch
+from thoughtmill.execution import Limits, run_batch
 
 from .conftest import load_cases
 from .test_labelled import _items
@@ -39,7 +38,7 @@ def test_ray_matches_local(local_ray):
 
 @pytest.mark.slow
 def test_ray_reports_the_actor_layer(local_ray):
-    from execution.ray_backend import _Judge
+    from thoughtmill.execution.ray_backend import _Judge
 
     actor = ray.remote(num_cpus=1)(_Judge).remote()
     report = ray.get(actor.layer.remote())

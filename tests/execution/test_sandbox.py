@@ -12,9 +12,8 @@ import warnings
 from pathlib import Path
 
 import pytest
-
-from execution import Limits, SandboxUnavailable, Status, run_batch, run_tests, sandbox_report
-from execution import sandbox as sb
+from thoughtmill.execution import Limits, SandboxUnavailable, Status, run_batch, run_tests, sandbox_report
+from thoughtmill.execution import sandbox as sb
 
 from .conftest import load_cases
 from .test_attacks import _token_processes
@@ -93,7 +92,7 @@ _DRIVER = """
 import json, sys, warnings
 warnings.simplefilter("always")
 with warnings.catch_warnings(record=True) as caught:
-    import execution
+    from thoughtmill import execution
     report = execution.sandbox_report()
 items = json.loads(sys.stdin.read())
 lim = execution.Limits(time_s=1.5, total_time_s=20, memory_mb=256, output_bytes=1 << 20, max_processes=32, tmpfs_mb=16)
@@ -175,7 +174,7 @@ def test_no_temp_dirs_or_cgroups_left_behind():
 
 
 def test_isolation_warning_class_is_public():
-    import execution
+    from thoughtmill import execution
 
     assert issubclass(execution.IsolationWarning, UserWarning)
     with warnings.catch_warnings():
@@ -185,7 +184,7 @@ def test_isolation_warning_class_is_public():
 
 def test_judge_clock_holds_when_the_runner_does_not(monkeypatch: pytest.MonkeyPatch):
     """The per-test limit is also kept from outside: a runner that never stops its test is killed."""
-    from execution import judge
+    from thoughtmill.execution import judge
 
     orig = judge._Session.__init__
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from execution import ExecutionError, Limits, Status, TestCaseError, Verdict, parse_test_cases
+from thoughtmill.execution import ExecutionError, Limits, Status, TestCaseError, Verdict, parse_test_cases
 
 
 def test_verdict_round_trip():

@@ -7,8 +7,7 @@ from typing import Any
 
 import datasets
 import pytest
-
-from curation.pipeline.config import PipelineConfig, load_config
+from thoughtmill.curation.pipeline.config import PipelineConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "configs" / "demo.yaml"

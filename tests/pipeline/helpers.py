@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from curation.pipeline.config import PipelineConfig, config_from_dict
+from thoughtmill.curation.pipeline.config import PipelineConfig, config_from_dict
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "pipeline"
 
@@ -33,4 +33,6 @@ def http_config(tmp_path: Path, base_url: str, **teacher: Any) -> PipelineConfig
 
 
 #: The fake teacher answers 42 to every "Compute" problem (so the "= 7" ones are wrong).
-SCRIPT = [{"match": "Compute", "content": "So the answer is $\\boxed{42}$.", "reasoning_content": "Think: 42."}]
+SCRIPT = [
+    {"match": "Compute", "content": "So the answer is $\\boxed{42}$.", "reasoning_content": "Think: 42."}
+]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from thoughtmill.curation.errors import ConfigError, InputError
+from thoughtmill.curation.pipeline.config import load_config
+from thoughtmill.curation.pipeline.runner import run_pipeline
 
-from curation.errors import ConfigError, InputError
-from curation.pipeline.config import load_config
-from curation.pipeline.runner import run_pipeline
 from tests.pipeline.conftest import DEMO, demo_config, quiet
 from tests.pipeline.helpers import DATA
 
@@ -46,7 +46,8 @@ def test_overrides_reach_lists_and_types(tmp_path):
 
 def test_source_row_missing_a_column_names_file_and_column(tmp_path):
     config = demo_config(
-        tmp_path, f"stages.sources.sources=[{{name: numina_math, path: {DATA / 'numina_missing_problem.jsonl'}}}]"
+        tmp_path,
+        f"stages.sources.sources=[{{name: numina_math, path: {DATA / 'numina_missing_problem.jsonl'}}}]",
     )
     with pytest.raises(InputError, match=r"numina_missing_problem\.jsonl.*'problem'"):
         run_pipeline(config, echo=quiet)
@@ -62,9 +63,12 @@ def test_malformed_test_cases_is_a_recorded_verdict(tmp_path):
     record["input_output"] = '{"inputs": ["1\\n"], "outputs": 5}'
     bad.write_text(json.dumps(record) + "\n")
     # the adapter drops rows whose tests it cannot parse, and counts them
-    config = demo_config(tmp_path, f"stages.sources.sources=[{{name: taco, path: {bad}}}, {{name: riddle_sense, path: {DEMO.parent / 'demo' / 'riddle_sense.jsonl'}, options: {{sample: null}}}}]")
+    config = demo_config(
+        tmp_path,
+        f"stages.sources.sources=[{{name: taco, path: {bad}}}, {{name: riddle_sense, path: {DEMO.parent / 'demo' / 'riddle_sense.jsonl'}, options: {{sample: null}}}}]",
+    )
     run_pipeline(config, until="sources", echo=quiet)
-    from curation.pipeline.rundir import RunDir
+    from thoughtmill.curation.pipeline.rundir import RunDir
 
     summary = RunDir(config).summaries()["sources"]
     assert summary["per_source"]["taco"]["dropped"] == {"malformed_tests": 1}

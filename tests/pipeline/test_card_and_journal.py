@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from curation.card import render_card, stage_table
-from curation.judges.base import Judgement
-from curation.pipeline.verification import Journal
+from thoughtmill.curation.card import render_card, stage_table
+from thoughtmill.curation.judges.base import Judgement
+from thoughtmill.curation.pipeline.verification import Journal
 
 SUMMARIES = {
     "sources": {"counts": {"math": {"numina_math": 10}, "code": {"taco": 4, "apps": 2}},

@@ -7,9 +7,9 @@ import json
 import datasets
 import pyarrow.parquet as pq
 import pytest
+from thoughtmill.curation.cli import main
+from thoughtmill.curation.pipeline.runner import run_pipeline, run_status
 
-from curation.cli import main
-from curation.pipeline.runner import run_pipeline, run_status
 from tests.pipeline.conftest import demo_config, quiet
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,9 @@ def test_demo_filters_wrong_answers_and_writes_both_sets(tmp_path):
     assistant = default[0]["conversations"][1]["value"]
     assert assistant.startswith("<|begin_of_thought|>") and assistant.endswith("<|end_of_solution|>")
     card = (out / "README.md").read_text()
-    assert "| **(all)** | **(all)** | **38** | **37** | **36** | **36** | **0** | **28** | **77.8%** |" in card
+    assert (
+        "| **(all)** | **(all)** | **38** | **37** | **36** | **36** | **0** | **28** | **77.8%** |" in card
+    )
     assert [r["state"] for r in run_status(tmp_path / "run")] == ["done"] * 7
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from thoughtmill.curation.pipeline.runner import run_pipeline
+from thoughtmill.curation.pipeline.stage import load_dataset_at
+from thoughtmill.curation.pipeline.verification import VerifyStage
+from thoughtmill.curation.testing.fake_teacher import FakeTeacher
 
-from curation.pipeline.runner import run_pipeline
-from curation.pipeline.stage import load_dataset_at
-from curation.pipeline.verification import VerifyStage
-from curation.testing.fake_teacher import FakeTeacher
 from tests.pipeline.conftest import quiet
 from tests.pipeline.helpers import SCRIPT, http_config
 
@@ -62,7 +62,12 @@ def test_crash_after_generation_resumes_without_new_requests(tmp_path, teacher, 
     assert teacher.stats()["requests"] == 6
     monkeypatch.undo()
     report = run_pipeline(config, echo=quiet)
-    assert [report[s]["status"] for s in ("sources", "dedup", "generate", "verify")] == ["skipped", "skipped", "skipped", "ran"]
+    assert [report[s]["status"] for s in ("sources", "dedup", "generate", "verify")] == [
+        "skipped",
+        "skipped",
+        "skipped",
+        "ran",
+    ]
     assert teacher.stats()["requests"] == 6
 
 

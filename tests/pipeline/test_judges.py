@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from curation.judges.code import CodeJudge, extract_code
-from curation.judges.math import MathJudge, math_verify_one
-from curation.judges.puzzle import PuzzleJudge, extract_choice
-from curation.judges.science import ScienceJudge
-from curation.pipeline.config import CodeJudgeConfig, MathJudgeConfig, PuzzleJudgeConfig, ScienceJudgeConfig
-from curation.testing.fake_teacher import FakeTeacher
+from thoughtmill.curation.judges.code import CodeJudge, extract_code
+from thoughtmill.curation.judges.math import MathJudge, math_verify_one
+from thoughtmill.curation.judges.puzzle import PuzzleJudge, extract_choice
+from thoughtmill.curation.judges.science import ScienceJudge
+from thoughtmill.curation.pipeline.config import (
+    CodeJudgeConfig,
+    MathJudgeConfig,
+    PuzzleJudgeConfig,
+    ScienceJudgeConfig,
+)
+from thoughtmill.curation.testing.fake_teacher import FakeTeacher
 
 TESTS = json.dumps({"inputs": ["2 3\n", "10 -4\n"], "outputs": ["5\n", "6\n"]})
 
@@ -42,7 +46,10 @@ def test_code_judge_runs_the_sandbox_and_records_bad_rows():
     assert (out["wrong"].verified, out["wrong"].verdict) == (False, "wrong_answer")
     assert out["wrong"].detail["first_failure"] == 1
     assert out["prose"].verdict == "no_code_block" and "id-prose" in out["prose"].detail["error"]
-    assert out["badtests"].verdict == "bad_test_cases" and "malformed test_cases" in out["badtests"].detail["error"]
+    assert (
+        out["badtests"].verdict == "bad_test_cases"
+        and "malformed test_cases" in out["badtests"].detail["error"]
+    )
 
 
 def test_math_verify_compares_boxed_answers():
@@ -64,13 +71,17 @@ def test_math_verify_then_judge_asks_the_judge_only_when_math_verify_rejects(tmp
         {"match": "seven", "content": json.dumps({"correct": False, "reasoning": "7 is not 4"})},
     ]
     with FakeTeacher(script=script) as server:
-        from curation.engine.config import load_teacher
+        from thoughtmill.curation.engine.config import load_teacher
 
         config = MathJudgeConfig(mode="math_verify_then_judge", judge_teacher=_judge_teacher(server))
-        judge = MathJudge(config, load_teacher(config.judge_teacher), cache_root=tmp_path, work_dir=tmp_path / "v")
+        judge = MathJudge(
+            config, load_teacher(config.judge_teacher), cache_root=tmp_path, work_dir=tmp_path / "v"
+        )
         rows = [
             row("mv", "$\\boxed{4}$", problem="2+2?", ground_truth_solution="$\\boxed{4}$"),
-            row("half", "The answer is one half.", problem="1/2?", ground_truth_solution="$\\boxed{\\frac12}$"),
+            row(
+                "half", "The answer is one half.", problem="1/2?", ground_truth_solution="$\\boxed{\\frac12}$"
+            ),
             row("seven", "It is seven: $\\boxed{7}$", problem="2+2?", ground_truth_solution="$\\boxed{4}$"),
         ]
         out = dict(judge.judge(rows))
@@ -85,10 +96,12 @@ def test_math_verify_then_judge_asks_the_judge_only_when_math_verify_rejects(tmp
 
 def test_llm_judge_failure_is_recorded_for_retry(tmp_path):
     with FakeTeacher(fail_all_with="500") as server:
-        from curation.engine.config import load_teacher
+        from thoughtmill.curation.engine.config import load_teacher
 
         config = MathJudgeConfig(mode="judge", judge_teacher=_judge_teacher(server))
-        judge = MathJudge(config, load_teacher(config.judge_teacher), cache_root=tmp_path, work_dir=tmp_path / "v")
+        judge = MathJudge(
+            config, load_teacher(config.judge_teacher), cache_root=tmp_path, work_dir=tmp_path / "v"
+        )
         out = dict(judge.judge([row("a", "$\\boxed{1}$", problem="p", ground_truth_solution="1")]))
         assert out["a"].verdict == "judge_failed" and out["a"].retry and not out["a"].verified
 

@@ -9,10 +9,10 @@ from typing import Any
 import datasets
 import pyarrow.parquet as pq
 import pytest
+from thoughtmill.curation.errors import CurationError
+from thoughtmill.curation.pipeline.runner import run_pipeline, run_status
+from thoughtmill.curation.schema import METADATA_COLUMNS
 
-from curation.errors import CurationError
-from curation.pipeline.runner import run_pipeline, run_status
-from curation.schema import METADATA_COLUMNS
 from tests.pipeline.conftest import demo_config, quiet
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,9 @@ class HubRecorder:
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> HubRecorder:
     recorder = HubRecorder()
-    monkeypatch.setattr(datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: recorder(self, repo_id, **kw))
+    monkeypatch.setattr(
+        datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: recorder(self, repo_id, **kw)
+    )
     return recorder
 
 
@@ -54,7 +56,9 @@ def test_the_verified_set_is_pushed_as_two_private_configs(tmp_path: Path, hub: 
     assert len(default) == 28 and set(default[0]) == {"system", "conversations"}
 
 
-def test_a_failed_push_keeps_the_written_set_and_a_rerun_only_pushes(tmp_path: Path, hub: HubRecorder) -> None:
+def test_a_failed_push_keeps_the_written_set_and_a_rerun_only_pushes(
+    tmp_path: Path, hub: HubRecorder
+) -> None:
     config = demo_config(tmp_path, f"stages.write.push_to_hub={REPO}", "stages.write.private=false")
     hub.error = ConnectionError("Max retries exceeded with url: /api/repos/create")
     with pytest.raises(CurationError) as failed:

@@ -11,11 +11,10 @@ import datasets
 import numpy as np
 import pyarrow as pa
 import pytest
-
-from curation import datasets_io as reading
-from curation.datasets_io import DATA_FILE, read_batches, read_rows, streams_from_files, take_rows
-from curation.pipeline.stage import save_dataset
-from curation.sources.arrow import arrow_table
+from thoughtmill.curation import datasets_io as reading
+from thoughtmill.curation.datasets_io import DATA_FILE, read_batches, read_rows, streams_from_files, take_rows
+from thoughtmill.curation.pipeline.stage import save_dataset
+from thoughtmill.curation.sources.arrow import arrow_table
 
 ROWS = 2_345
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import datasets
 import pytest
-
-from curation.errors import InputError
-from curation.schema import PROBLEM_COLUMNS, problem_id
-from curation.sources import load_source
+from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.schema import PROBLEM_COLUMNS, problem_id
+from thoughtmill.curation.sources import load_source
 
 
 def rows(ds: datasets.Dataset) -> list[dict]:
@@ -139,7 +138,7 @@ def test_unreadable_file_is_an_input_error(tmp_path: Path) -> None:
 
 def test_streaming_reads_only_limit_rows_into_arrow(data: Path) -> None:
     # The Hub path, exercised on a local file through the same builder-with-data-files route.
-    from curation.sources.base import HubSpec, read_hub
+    from thoughtmill.curation.sources.base import HubSpec, read_hub
 
     spec = HubSpec("json", data_files={"train": str(data / "taco.jsonl")})
     raw = read_hub(spec, split="train", limit=4, streaming=True)

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import datasets
 import pytest
-
-from curation.decontaminate import BENCHMARKS, decontaminate, load_benchmarks, ngram_hashes
-from curation.errors import ConfigError, InputError
+from thoughtmill.curation.decontaminate import BENCHMARKS, decontaminate, load_benchmarks, ngram_hashes
+from thoughtmill.curation.errors import ConfigError, InputError
 
 NAMES = ("aime24", "math500", "gpqa_diamond", "livecodebench")
 
@@ -65,8 +64,7 @@ def test_ngram_catches_a_benchmark_problem_inside_a_longer_text(benchmarks: dict
 
 def test_ngram_hashes_stay_within_a_row() -> None:
     import pyarrow as pa
-
-    from curation.dedup import normalize
+    from thoughtmill.curation.dedup import normalize
 
     hashes, rows = ngram_hashes(normalize(pa.array(["a b c", "d e", "", "A, b c!", "f"])), 2)
     assert rows.tolist() == [0, 0, 1, 3, 3, 4]  # no bigram spans two rows; "f" is hashed whole

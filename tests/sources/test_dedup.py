@@ -8,9 +8,8 @@ import datasets
 import numpy as np
 import pytest
 from rapidfuzz import fuzz, process
-
-from curation.dedup import deduplicate, normalize, text_column
-from curation.errors import ConfigError, InputError
+from thoughtmill.curation.dedup import deduplicate, normalize, text_column
+from thoughtmill.curation.errors import ConfigError, InputError
 
 from .synthetic import synthetic_problems
 

@@ -4,9 +4,8 @@ same result as the default path."""
 from __future__ import annotations
 
 import pytest
-
-import curation.dedup as dedup
-from curation.dedup import deduplicate
+import thoughtmill.curation.dedup as dedup
+from thoughtmill.curation.dedup import deduplicate
 
 from .synthetic import synthetic_problems
 from .test_dedup import make
@@ -21,7 +20,9 @@ def test_tiny_batches_and_tiled_blocks_match_the_default(monkeypatch: pytest.Mon
     monkeypatch.setattr(dedup, "PAIR_BATCH", 50)
     monkeypatch.setattr(dedup, "BLOCK", 7)
     # Every bucket of 3+ rows is "oversized": verified as a block, 7 x 7 ratios at a time.
-    monkeypatch.setattr(dedup, "find_near_duplicates", lambda keys, finder: find(keys, finder, max_bucket=2, refine=0))
+    monkeypatch.setattr(
+        dedup, "find_near_duplicates", lambda keys, finder: find(keys, finder, max_bucket=2, refine=0)
+    )
     out, stats = deduplicate(ds)
     assert out["row"] == expected["row"]
     assert stats.near_duplicates == expected_stats.near_duplicates

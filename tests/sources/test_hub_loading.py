@@ -26,11 +26,10 @@ import huggingface_hub
 import huggingface_hub.constants
 import pytest
 from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
-
-from curation.errors import InputError
-from curation.pipeline.config import SourceSpec, load_config
-from curation.sources import SOURCES, load_source, make_source
-from curation.sources.base import LoadedSource
+from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.pipeline.config import SourceSpec, load_config
+from thoughtmill.curation.sources import SOURCES, load_source, make_source
+from thoughtmill.curation.sources.base import LoadedSource
 
 REAL_LOAD_DATASET = datasets.load_dataset
 REAL_HF_HUB_DOWNLOAD = huggingface_hub.hf_hub_download
@@ -206,7 +205,9 @@ def as_rows(loaded: LoadedSource) -> tuple[list[dict[str, Any]], dict[str, Any]]
 
 def hub_origin(caplog: pytest.LogCaptureFixture) -> str:
     """The origin ``load_with_stats`` logged for the load (the adapter's ``read_raw`` result)."""
-    (record,) = [r for r in caplog.records if r.name == "curation.sources.base" and "from" in r.msg]
+    (record,) = [
+        r for r in caplog.records if r.name == "thoughtmill.curation.sources.base" and "from" in r.msg
+    ]
     return str(record.args[1])
 
 
@@ -243,7 +244,7 @@ def test_recipe_source_from_the_hub_converts_like_the_local_file(
     spec = recipe[source]
     local = load_source(source, data / f"{fixture_name(source)}.jsonl", split=spec.split, **spec.options)
     fake = install_hub(monkeypatch, source, hub_files)
-    with caplog.at_level(logging.INFO, logger="curation.sources.base"):
+    with caplog.at_level(logging.INFO, logger="thoughtmill.curation.sources.base"):
         # The call the pipeline's sources stage makes (curation/pipeline/problems.py).
         hub = load_source(
             spec.name, spec.path, split=spec.split, limit=spec.limit, streaming=spec.streaming, **spec.options
@@ -451,5 +452,7 @@ def test_errors_that_are_not_about_the_hub_pass_through(
     wrong = tmp_path / "wrong.jsonl"
     wrong.write_text(json.dumps({"question": "q" * 300}) + "\n")
     monkeypatch.setattr(datasets, "load_dataset", FakeLoadDataset("json", wrong))
-    with pytest.raises(InputError, match=r"'apps' \(hub:hf://datasets/codeparrot/apps/train\.jsonl\).*'solutions'"):
+    with pytest.raises(
+        InputError, match=r"'apps' \(hub:hf://datasets/codeparrot/apps/train\.jsonl\).*'solutions'"
+    ):
         load_source("apps")

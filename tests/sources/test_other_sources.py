@@ -6,7 +6,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from curation.sources import load_source
+from thoughtmill.curation.sources import load_source
 
 
 def test_numina_keeps_published_subsets_with_a_boxed_answer(data: Path) -> None:

@@ -6,9 +6,8 @@ import hashlib
 import json
 
 import pytest
-
-from curation import prompts
-from curation.errors import InputError
+from thoughtmill.curation import prompts
+from thoughtmill.curation.errors import InputError
 
 
 def digest(text: str) -> str:

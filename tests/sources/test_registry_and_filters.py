@@ -6,11 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-
-from curation.errors import ConfigError
-from curation.schema import DOMAINS, PROBLEM_COLUMNS
-from curation.sources import SOURCES, load_source
-from curation.sources.filters import boxed_answers, code_problem_reason, math_problem_reason, parse_tests
+from thoughtmill.curation.errors import ConfigError
+from thoughtmill.curation.schema import DOMAINS, PROBLEM_COLUMNS
+from thoughtmill.curation.sources import SOURCES, load_source
+from thoughtmill.curation.sources.filters import (
+    boxed_answers,
+    code_problem_reason,
+    math_problem_reason,
+    parse_tests,
+)
 
 FIXTURE = {name: name for name in SOURCES} | {
     "camel_chemistry": "camel_physics",

@@ -1,3 +1,3 @@
 """The fake teacher's own fixtures, shared with these tests."""
 
-from curation.testing.fixtures import fake_teacher, fake_teacher_factory  # noqa: F401
+from thoughtmill.curation.testing.fixtures import fake_teacher, fake_teacher_factory  # noqa: F401

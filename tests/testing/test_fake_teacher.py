@@ -16,8 +16,7 @@ from typing import Any, Literal
 import aiohttp
 import pytest
 from pydantic import BaseModel, Field, ValidationError
-
-from curation.testing.fake_teacher import (
+from thoughtmill.curation.testing.fake_teacher import (
     FakeTeacher,
     FakeTeacherConfig,
     FakeTeacherProcess,
@@ -679,7 +678,7 @@ async def test_command_line_flags(tmp_path: Any) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "curation.testing.fake_teacher",
+        "thoughtmill.curation.testing.fake_teacher",
         "--port",
         "0",
         "--latency-ms",

@@ -8,8 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from training.environment import REPO_ROOT, find_train_python, subprocess_env
+from thoughtmill.training.environment import REPO_ROOT, find_train_python, subprocess_env
 
 DATA = REPO_ROOT / "tests" / "data" / "training"
 FIXTURE = DATA / "verified_sample.jsonl"
@@ -48,7 +47,14 @@ def train_python() -> Path:
 def tiny_model(train_python) -> Path:
     """The shared tiny Qwen2 model, built once and cached under .cache/tiny-model/ (hash-checked)."""
     info = last_json(
-        run_train_python(train_python, "-m", "training.tiny_model", str(TINY_MODEL_DIR), "--corpus", str(FIXTURE))
+        run_train_python(
+            train_python,
+            "-m",
+            "thoughtmill.training.tiny_model",
+            str(TINY_MODEL_DIR),
+            "--corpus",
+            str(FIXTURE),
+        )
     )
     return Path(info["path"])
 
@@ -71,4 +77,3 @@ def run_train_python(train_python: Path, *args: str) -> subprocess.CompletedProc
 def last_json(proc: subprocess.CompletedProcess[str]) -> dict:
     """The JSON object a helper script prints as its last line."""
     return json.loads(proc.stdout.strip().splitlines()[-1])
-

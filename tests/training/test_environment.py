@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from training import environment
-from training.errors import TrainEnvironmentMissing
-from training.tiny_model import TinySpec, content_hash, default_corpus, is_built
+from thoughtmill.training import environment
+from thoughtmill.training.errors import TrainEnvironmentMissing
+from thoughtmill.training.tiny_model import TinySpec, content_hash, default_corpus, is_built
 
 
 def test_override_must_be_an_interpreter(monkeypatch, tmp_path):

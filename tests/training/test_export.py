@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-from training.errors import ExportError
-from training.export import ExportOptions, export, iter_row_batches
-from training.prompt_source import load_prompt_source
+from thoughtmill.training.errors import ExportError
+from thoughtmill.training.export import ExportOptions, export, iter_row_batches
+from thoughtmill.training.prompt_source import load_prompt_source
 
 
 def read_records(folder: Path) -> list[dict]:
@@ -50,8 +49,8 @@ def test_round_trip_keeps_verified_rows_only(verified_dir, fixture_rows, tmp_pat
 
 def test_markers_layout_matches_the_curation_format(verified_dir, fixture_rows, tmp_path):
     """Where curation.prompts exists, an exported record is exactly its training_conversation(row)."""
-    prompts = pytest.importorskip("curation.prompts", reason="curation.prompts not written yet")
-    assert load_prompt_source().origin == "curation.prompts"
+    prompts = pytest.importorskip("thoughtmill.curation.prompts", reason="curation.prompts not written yet")
+    assert load_prompt_source().origin == "thoughtmill.curation.prompts"
     export(verified_dir, tmp_path)
     records = {r["id"]: r for r in read_records(tmp_path / "thoughtmill_verified")}
     math_rows = 0

@@ -6,11 +6,11 @@ import json
 
 import datasets
 import pytest
+from thoughtmill.curation.pipeline.runner import run_pipeline
+from thoughtmill.curation.prompts import REASONING_SYSTEM_PROMPT, user_prompt
+from thoughtmill.training.export import export
 
-from curation.pipeline.runner import run_pipeline
-from curation.prompts import REASONING_SYSTEM_PROMPT, user_prompt
 from tests.pipeline.conftest import demo_config, quiet
-from training.export import export
 
 pytestmark = pytest.mark.slow
 
@@ -31,5 +31,7 @@ def test_the_demo_verified_set_exports_row_for_row(tmp_path):
     assert entry["columns"] == {"messages": "conversations", "system": "system"}
     assert all(r["system"] == REASONING_SYSTEM_PROMPT for r in records)
     assert [r["conversations"][0]["value"] for r in records] == [user_prompt(v) for v in verified]
-    assert all(v["deepseek_solution"].strip() in r["conversations"][1]["value"] for r, v in zip(records, verified))
+    assert all(
+        v["deepseek_solution"].strip() in r["conversations"][1]["value"] for r, v in zip(records, verified)
+    )
     assert (summary["rows_in"], summary["rows_unverified_skipped"], summary["rows_written"]) == (36, 8, 28)

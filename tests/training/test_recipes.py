@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from thoughtmill.training import recipes, yamlio
+from thoughtmill.training.cli import app
+from thoughtmill.training.errors import RecipeError
 from typer.testing import CliRunner
-
-from training import recipes, yamlio
-from training.cli import app
-from training.errors import RecipeError
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,10 @@ import json
 import math
 
 import pytest
+from thoughtmill.training import recipes
+from thoughtmill.training.cli import app
+from thoughtmill.training.export import export
 from typer.testing import CliRunner
-
-from training import recipes
-from training.cli import app
-from training.export import export
 
 from .conftest import FIXTURE, last_json, run_train_python
 
@@ -63,7 +62,7 @@ def test_tiny_model_trains_with_llamafactory(tmp_path, verified_dir, tiny_model,
 
 TOKEN_EXPORTS = """
 import json, sys
-from training.cli import app
+from thoughtmill.training.cli import app
 src, out, tok = sys.argv[1:4]
 app(["export", src, out + "/all", "--tokenizer", tok], standalone_mode=False)
 full = json.load(open(out + "/all/thoughtmill_verified.summary.json"))
@@ -75,7 +74,9 @@ app(["export", src, out + "/cut", "--tokenizer", tok, "--max-tokens", str(cut)],
 @pytest.mark.train
 def test_export_measures_tokens_with_the_students_tokenizer(tmp_path, verified_dir, tiny_model, train_python):
     """`train export --tokenizer` in the train environment (it has transformers): tokens, long rows dropped."""
-    proc = run_train_python(train_python, "-c", TOKEN_EXPORTS, str(verified_dir), str(tmp_path), str(tiny_model))
+    proc = run_train_python(
+        train_python, "-c", TOKEN_EXPORTS, str(verified_dir), str(tmp_path), str(tiny_model)
+    )
     full = json.loads((tmp_path / "all" / "thoughtmill_verified.summary.json").read_text())["length"]
     assert full["unit"] == "tokens" and full["tokenizer"] == str(tiny_model) and full["chat_template"] is True
     assert full["count"] == 24 and sum(b["count"] for b in full["histogram"]) == 24

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from thoughtmill.training import recipes, yamlio
+from thoughtmill.training.cli import app
+from thoughtmill.training.export import export
+from thoughtmill.training.validate import validate
 from typer.testing import CliRunner
-
-from training import recipes, yamlio
-from training.cli import app
-from training.export import export
-from training.validate import validate
 
 
 @pytest.fixture(scope="module")

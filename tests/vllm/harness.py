@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from training.environment import venv_interpreter
+from thoughtmill.training.environment import venv_interpreter
 
 ENV_VAR = "THOUGHTMILL_VLLM_PYTHON"
 VENV_NAME = ".venv-vllm"
@@ -72,7 +72,7 @@ def vllm_env(*, in_process: bool = False, extra: dict[str, str] | None = None) -
 def build_tiny_model(python: Path, out_dir: Path = TINY_MODEL_DIR, timeout: float = 300) -> Path:
     """The shared tiny Qwen2 model (training.tiny_model), built by the vLLM interpreter, hash-cached."""
     proc = subprocess.run(
-        [str(python), "-m", "training.tiny_model", str(out_dir)],
+        [str(python), "-m", "thoughtmill.training.tiny_model", str(out_dir)],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -251,7 +251,12 @@ def assert_aime_layout(saved: dict[str, Any], examples: int, repeats: int, backe
     assert 0.0 <= aime["accuracy_avg"] <= 1.0 and aime["accuracy_std_err"] >= 0.0
     assert len(aime["examples"]) == examples
     for example in aime["examples"]:
-        assert len(example["model_outputs"]) == len(example["model_answers"]) == len(example["correct"]) == repeats
+        assert (
+            len(example["model_outputs"])
+            == len(example["model_answers"])
+            == len(example["correct"])
+            == repeats
+        )
     assert saved["config"]["model_args"]["backend"] == backend
     return aime
 
@@ -262,6 +267,7 @@ def run_in_vllm_env(args: list[str], what: str, timeout: float = 300) -> subproc
         args, capture_output=True, text=True, cwd=REPO_ROOT, env=vllm_env(in_process=True),
         timeout=timeout, check=False,
     )  # fmt: skip
-    assert proc.returncode == 0, f"{what} failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, (
+        f"{what} failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    )
     return proc
-

@@ -12,8 +12,8 @@ import json
 import sys
 from typing import Any
 
-from curation.engine import LLM, TeacherConfig
-from curation.engine.request import Response
+from thoughtmill.curation.engine import LLM, TeacherConfig
+from thoughtmill.curation.engine.request import Response
 
 
 class Noise(LLM):

@@ -21,7 +21,7 @@ def run_eval(python: Path, model: Path, fixture: Path, output: Path) -> dict[str
     cmd = [
         str(python),
         "-m",
-        "eval.cli",
+        "thoughtmill.eval.cli",
         "--model",
         str(model),
         "--model-name",
@@ -73,7 +73,7 @@ def test_eval_vllm_backend_results_repeats_and_rescore(
     assert again["results"] == saved["results"]
 
     # re-scoring the saved outputs here, in the main env, with no vllm and no model
-    from eval.runner import rescore
+    from thoughtmill.eval.runner import rescore
 
     rescored, path = rescore(tmp_path / "a" / "tiny")
     assert path.parent == tmp_path / "a" / "tiny"

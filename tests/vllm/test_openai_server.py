@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from curation.engine import LLM, TeacherConfig
-from curation.engine.request import Response
+from thoughtmill.curation.engine import LLM, TeacherConfig
+from thoughtmill.curation.engine.request import Response
 
 from .harness import VLLMServer
 

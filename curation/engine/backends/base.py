@@ -6,8 +6,8 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 
-from curation.engine.config import TeacherConfig
-from curation.engine.request import Request, Response
+from thoughtmill.curation.engine.config import TeacherConfig
+from thoughtmill.curation.engine.request import Request, Response
 
 
 class Backend(ABC):

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-
-from curation.engine.backends.base import Backend
-from curation.engine.config import TeacherConfig
-from curation.engine.errors import AuthenticationError, RateLimited, RequestFailed, RetryableError
-from curation.engine.ratelimit import retry_after_seconds
-from curation.engine.request import Request, Response, Usage
+from thoughtmill.curation.engine.backends.base import Backend
+from thoughtmill.curation.engine.config import TeacherConfig
+from thoughtmill.curation.engine.errors import AuthenticationError, RateLimited, RequestFailed, RetryableError
+from thoughtmill.curation.engine.ratelimit import retry_after_seconds
+from thoughtmill.curation.engine.request import Request, Response, Usage
 
 _DOWN_SECONDS = 10.0  # how long a replica that refused a connection is avoided
 _EXCERPT = 300

@@ -14,12 +14,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
-
-from curation.engine.backends.base import Backend
-from curation.engine.config import TeacherConfig
-from curation.engine.errors import RequestFailed
-from curation.engine.request import Request, Response, Usage
-from curation.errors import ConfigError
+from thoughtmill.curation.engine.backends.base import Backend
+from thoughtmill.curation.engine.config import TeacherConfig
+from thoughtmill.curation.engine.errors import RequestFailed
+from thoughtmill.curation.engine.request import Request, Response, Usage
+from thoughtmill.curation.errors import ConfigError
 
 
 def _key_hash(text: str) -> bytes:

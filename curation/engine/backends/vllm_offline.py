@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from curation.engine.backends.base import Backend, split_think
-from curation.engine.config import TeacherConfig
-from curation.engine.errors import RequestFailed
-from curation.engine.request import Request, Response, Usage
-from curation.errors import missing_dependency
+from thoughtmill.curation.engine.backends.base import Backend, split_think
+from thoughtmill.curation.engine.config import TeacherConfig
+from thoughtmill.curation.engine.errors import RequestFailed
+from thoughtmill.curation.engine.request import Request, Response, Usage
+from thoughtmill.curation.errors import missing_dependency
 
 _SAMPLING_KEYS = {
     "temperature",
