@@ -23,6 +23,23 @@ app = typer.Typer(
 )
 
 DEMO_CONFIG = bundled_config("demo.yaml")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        import thoughtmill
+
+        typer.echo(f"thoughtmill {thoughtmill.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """Turn a pile of questions into a verified reasoning-training set (the OpenThoughts recipe)."""
 OVERRIDES = typer.Argument(None, help="dotted overrides, e.g. stages.generate.teacher=deepseek-r1")
 FORCE = typer.Option([], "--force", help="re-run this stage even if it finished (repeatable)")
 

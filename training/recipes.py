@@ -16,6 +16,7 @@ from thoughtmill.training import deepspeed as ds
 from thoughtmill.training import yamlio
 from thoughtmill.training.errors import RecipeError
 
+from thoughtmill.overrides import OverrideError, parse_override, set_path
 from thoughtmill.resources import bundled_config
 
 CONFIG_DIR = bundled_config("training")
@@ -132,25 +133,21 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
     return data
 
 
-def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
-    node = data
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise RecipeError(f"override {dotted}: '{part}' is not a mapping")
-    node[parts[-1]] = value
+def _set_override(data: dict[str, Any], dotted: str, value: Any) -> None:
+    try:
+        set_path(data, dotted, value)
+    except OverrideError as exc:
+        raise RecipeError(str(exc)) from None
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply `key=value` overrides: topology keys, `deepspeed`, `ds.<path>`, else LLaMA-Factory keys."""
     data = {**data, "train": dict(data.get("train") or {}), "topology": dict(data.get("topology") or {})}
     for item in overrides:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise RecipeError(f"override {item!r} must look like key=value")
-        value = yamlio.parse_value(raw)
+        try:
+            key, value = parse_override(item, parse=yamlio.parse_value)
+        except OverrideError as exc:
+            raise RecipeError(str(exc)) from None
         if key in Topology.model_fields:
             data["topology"][key] = value
         elif key in ("deepspeed", "name", "description"):
@@ -158,7 +155,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         elif key.startswith("ds."):
             data.setdefault("deepspeed_overrides", {})
             data["deepspeed_overrides"] = dict(data["deepspeed_overrides"])
-            _set(data["deepspeed_overrides"], key[3:], value)
+            _set_override(data["deepspeed_overrides"], key[3:], value)
         else:
             for prefix in ("train.", "topology."):
                 if key.startswith(prefix):
@@ -166,7 +163,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
                     break
             else:
                 section = "train"
-            _set(data[section], key, value)
+            _set_override(data[section], key, value)
     return data
 
 
