@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from thoughtmill import dependencies
+
 
 class CurationError(Exception):
     """Base class for errors raised by thoughtmill's curation side (engine, sources, pipeline)."""
@@ -19,13 +21,10 @@ class AuthenticationError(CurationError):
     """The teacher rejected our credentials (HTTP 401/403): the whole run stops at once."""
 
 
-class MissingDependencyError(CurationError, ImportError):
+class MissingDependencyError(CurationError, dependencies.MissingDependencyError):
     """An optional heavy dependency is absent; the message names the pip extra that installs it."""
 
 
-def missing_dependency(module: str, extra: str, purpose: str) -> MissingDependencyError:
-    """Build the error raised when a lazily imported optional dependency is not installed."""
-    return MissingDependencyError(
-        f"{purpose} needs the optional dependency '{module}', which is not installed. "
-        f"Install it with: pip install 'thoughtmill[{extra}]'"
-    )
+def missing_dependency(module: str, extra: str, purpose: str) -> Exception:
+    """The error raised when a lazily imported optional dependency is not installed (this family's)."""
+    return dependencies.missing_dependency(module, purpose, extra=extra, error=MissingDependencyError)

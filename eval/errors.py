@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from thoughtmill import dependencies
+
 
 class EvalError(Exception):
     """Base class for errors raised by thoughtmill's evaluator."""
@@ -19,13 +21,10 @@ class OutputsError(EvalError):
     """Saved generations are missing, incomplete or do not match the benchmark they claim to be for."""
 
 
-class MissingDependencyError(EvalError, ImportError):
+class MissingDependencyError(EvalError, dependencies.MissingDependencyError):
     """An optional heavy dependency (vllm, transformers, torch) is absent; the message names the extra."""
 
 
-def missing_dependency(module: str, extra: str, purpose: str) -> MissingDependencyError:
-    """Build the error raised when a lazily imported optional dependency is not installed."""
-    return MissingDependencyError(
-        f"{purpose} needs the optional dependency '{module}', which is not installed. "
-        f"Install it with: pip install 'thoughtmill[{extra}]'"
-    )
+def missing_dependency(module: str, extra: str, purpose: str) -> Exception:
+    """The error raised when a lazily imported optional dependency is not installed (this family's)."""
+    return dependencies.missing_dependency(module, purpose, extra=extra, error=MissingDependencyError)

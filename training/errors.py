@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from thoughtmill import dependencies
+
 
 class TrainingError(Exception):
     """Base class for errors raised by thoughtmill's training hand-off."""
@@ -27,6 +29,6 @@ class LaunchError(TrainingError):
     """`llamafactory-cli train` failed or produced no progress; the message carries its last output."""
 
 
-def missing_dependency(module: str, purpose: str, hint: str) -> TrainingError:
+def missing_dependency(module: str, purpose: str, hint: str) -> Exception:
     """Error for a lazily imported heavy dependency that is not installed."""
-    return TrainingError(f"{purpose} needs '{module}', which is not installed here. {hint}")
+    return dependencies.missing_dependency(module, purpose, hint=hint, error=TrainingError)
