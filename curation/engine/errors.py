@@ -15,6 +15,8 @@ __all__ = [
     "RateLimited",
     "RequestFailed",
     "RetryableError",
+    "RunStopped",
+    "failure_kind",
 ]
 
 
@@ -44,3 +46,22 @@ class RateLimited(RetryableError):
 
 class InvalidStructuredOutput(RequestFailed):
     """The reply did not validate against the response format; re-asked a bounded number of times."""
+
+
+class RunStopped(Exception):
+    """Internal signal, not an error to report: the run is stopping, take no more rows.
+
+    The error that stopped it is kept by the engine; this only tells workers and twins to let go.
+    """
+
+
+def failure_kind(exc: BaseException) -> str:
+    """The ``reason`` a failed row gets in ``failures.jsonl`` and in the summary's counts."""
+    if isinstance(exc, InvalidStructuredOutput):
+        return "invalid_structured_output"
+    if isinstance(exc, RateLimited):
+        return "rate_limited"
+    if isinstance(exc, RetryableError):
+        return "retries_exhausted"
+    status = getattr(exc, "status", None)
+    return f"http_{status}" if status else "request_failed"

@@ -26,7 +26,8 @@ from thoughtmill.curation.engine.backends import Backend
 from thoughtmill.curation.engine.config import TeacherConfig, load_teacher
 from thoughtmill.curation.engine.errors import InvalidStructuredOutput
 from thoughtmill.curation.engine.request import Request, Response
-from thoughtmill.curation.engine.runner import Engine, iter_rows
+from thoughtmill.curation.engine.rows import iter_rows
+from thoughtmill.curation.engine.runner import Engine
 from thoughtmill.curation.errors import CurationError, InputError
 
 

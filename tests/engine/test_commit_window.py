@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from thoughtmill.curation.engine import LLM, runner
+from thoughtmill.curation.engine import LLM, feed, runner
 from thoughtmill.curation.engine.backends.openai_http import OpenAIBackend
 from thoughtmill.curation.engine.cache import CacheWriter, ResponseCache
 from thoughtmill.curation.errors import CurationError
@@ -64,7 +64,7 @@ def test_a_twin_in_a_later_chunk_is_served_from_the_uncommitted_answer(
     # 100 workers; commits every 90 answers. The second lookup chunk is read after ~157 rows are
     # done: row 100 is answered by then, no longer in flight, and waits in the second batch.
     slow_commits(monkeypatch, delay=30.0, max_batch=90)
-    data = [{"id": i, "problem": f"question {i}"} for i in range(runner._LOOKUP_CHUNK + 20)]
+    data = [{"id": i, "problem": f"question {i}"} for i in range(feed._LOOKUP_CHUNK + 20)]
     data[-1]["problem"] = data[100]["problem"]
     teacher = teacher_for(server, max_concurrency=100)
     out = Solve(teacher, working_dir=tmp_path, progress=False, max_in_flight=100)(data)
@@ -102,7 +102,7 @@ def test_a_twin_whose_answer_was_committed_after_the_lookup_is_not_sent_again(
     # chunks of 4 rows, one worker, a commit every 5 answers: when the second chunk is looked up,
     # row 3's answer is still uncommitted; it is committed (row 4's answer fills the batch) before
     # its twin, row 5, is handed out
-    monkeypatch.setattr(runner, "_LOOKUP_CHUNK", 4)
+    monkeypatch.setattr(feed, "_LOOKUP_CHUNK", 4)
     slow_commits(monkeypatch, delay=30.0, max_batch=5)
     data = [{"id": i, "problem": p} for i, p in enumerate(["a", "b", "c", "d", "e", "d", "f"])]
     teacher = teacher_for(server, max_concurrency=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datasets
 import pytest
-from thoughtmill.curation.engine.runner import iter_rows
+from thoughtmill.curation.engine.rows import iter_rows
 
 
 @pytest.fixture
