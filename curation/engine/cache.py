@@ -25,9 +25,6 @@ from thoughtmill.curation.engine.segments import POINTER, SegmentStore
 _COMPRESS_ABOVE = 4096  # bytes; reasoning traces compress ~3-4x, short answers aren't worth it
 # the first byte of a stored entry says how the rest is encoded
 _FRAMED, _ZLIB_FRAMED = b"f", b"g"  # JSON list header line + raw UTF-8 texts (plain / zlib)
-# written by earlier versions, still read: a JSON object header line + texts, or one JSON record
-_OBJECT_FRAMED, _ZLIB_OBJECT_FRAMED = b"t", b"u"
-_JSON, _ZLIB_JSON = b"j", b"z"
 Committed = Callable[[BaseException | None], None]  # told whether an answer was stored
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=) builds one per call
 _LOOKUP_CHUNK = 500  # keys per bulk SELECT; well under SQLite's bound-parameter limit (32766)
@@ -223,26 +220,19 @@ def _encode(response: Response) -> bytes:
 
 
 def _decode(blob: bytes) -> Response:
-    """Any stored form, including those (``t``, ``u``, ``j``, ``z``) older versions wrote."""
+    """The response an entry written by :func:`_encode` holds."""
     tag, body = blob[:1], blob[1:]
-    if tag in (_ZLIB_FRAMED, _ZLIB_OBJECT_FRAMED, _ZLIB_JSON):
+    if tag == _ZLIB_FRAMED:
         body = zlib.decompress(body)
-    if tag in (_JSON, _ZLIB_JSON):
-        return Response.from_record(json.loads(body), from_cache=True)
+    elif tag != _FRAMED:
+        raise ValueError(f"unknown cache entry encoding {tag!r}")
     head, _, texts = body.partition(b"\n")
-    if tag in (_OBJECT_FRAMED, _ZLIB_OBJECT_FRAMED):
-        header = json.loads(head)
-        finish_reason, model = header["finish_reason"], header["model"]
-        usage = Usage.from_dict(header["usage"])
-        split, has_reasoning = header["content_bytes"], header["has_reasoning"]
-    else:
-        finish_reason, model, prompt, completion, reasoning, cached, split, has_reasoning = json.loads(head)
-        usage = Usage(prompt, completion, reasoning, cached)
+    finish_reason, model, prompt, completion, reasoning, cached, split, has_reasoning = json.loads(head)
     return Response(
         content=texts[:split].decode(),
         reasoning_content=texts[split:].decode() if has_reasoning else None,
         finish_reason=finish_reason,
-        usage=usage,
+        usage=Usage(prompt, completion, reasoning, cached),
         model=model,
         from_cache=True,
     )

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import zlib
 
 import diskcache
 from thoughtmill.curation.engine.cache import CacheWriter, ResponseCache
@@ -61,16 +59,6 @@ def test_put_many_replaces_a_stored_key(tmp_path):
     assert len(cache) == 2
     assert cache.get("k") == answer(2) and cache.get_many(["k"])["k"] == answer(2)
     assert diskcache.Cache(str(tmp_path / "index")).check() == []
-
-
-def test_records_written_by_earlier_versions_still_read(tmp_path):
-    cache = ResponseCache(tmp_path)
-    record = answer(5).to_record()
-    raw = json.dumps(record, ensure_ascii=False).encode()
-    cache._cache.set("plain", b"j" + raw)
-    cache._cache.set("packed", b"z" + zlib.compress(raw))
-    assert cache.get("plain") == answer(5)
-    assert cache.get_many(["plain", "packed"]) == {"plain": answer(5), "packed": answer(5)}
 
 
 def test_cache_writer_reports_an_answer_committed_only_once_it_is(tmp_path):
@@ -130,45 +118,6 @@ def test_writers_sharing_a_directory_append_to_their_own_segments(tmp_path):
     assert all(len(index.get(key)) < 100 for key in ("a0", "b4"))  # the index holds pointers only
     first.close()
     second.close()
-
-
-def _object_framed(response: Response) -> bytes:
-    """An entry as the previous version wrote it: ``t``/``u`` + a JSON object header line + texts."""
-    content = response.content.encode()
-    reasoning = b"" if response.reasoning_content is None else response.reasoning_content.encode()
-    header = {
-        "finish_reason": response.finish_reason,
-        "usage": response.usage.to_dict(),
-        "model": response.model,
-        "content_bytes": len(content),
-        "has_reasoning": response.reasoning_content is not None,
-    }
-    framed = json.dumps(header, separators=(",", ":")).encode() + b"\n" + content + reasoning
-    return b"u" + zlib.compress(framed, 1) if len(framed) > 4096 else b"t" + framed
-
-
-def test_object_framed_entries_of_the_previous_version_still_read_inline_and_in_segments(tmp_path):
-    cache = ResponseCache(tmp_path)
-    empty = Response(
-        content="", reasoning_content="", finish_reason=None, usage=Usage(), model=None, from_cache=True
-    )
-    old = {
-        "small": answer(3),
-        "plain": answer(4, reasoning=False),
-        "big": answer(5, size=20_000),
-        "empty": empty,
-    }
-    for key, response in old.items():
-        cache._cache.set(f"inline-{key}", _object_framed(response))
-    pointers = cache.segments.append([_object_framed(r) for r in old.values()])
-    for key, pointer in zip(old, pointers):
-        cache._cache.set(f"seg-{key}", pointer)
-    assert _object_framed(old["big"])[:1] == b"u" and _object_framed(old["small"])[:1] == b"t"
-    keys = [f"{where}-{key}" for where in ("inline", "seg") for key in old]
-    many = cache.get_many(keys)
-    for key in keys:
-        expected = old[key.split("-", 1)[1]]
-        assert cache.get(key) == expected and many[key] == expected
 
 
 def test_new_entries_round_trip_every_field(tmp_path):
