@@ -1,4 +1,8 @@
-"""The published OpenThoughts prompts, word for word, and the training-format layout.
+"""The published OpenThoughts prompts, word for word, and the training format: the one home of these texts.
+
+Standard library only: the training side imports this module by name from its own environment (the
+repository on ``PYTHONPATH``, none of the engine's dependencies), so the exported conversations and the
+pipeline's "default" layout are built from the same strings and the same per-domain user turns.
 
 Two system prompts exist and they differ on purpose: the teacher (DeepSeek-R1) is asked for a long
 reasoning process with a short system prompt; the student is trained with the structured Sky-T1
@@ -9,7 +13,7 @@ Typos in the published texts ("analisying") are kept: the trained models saw exa
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from thoughtmill.curation.errors import InputError
@@ -61,6 +65,13 @@ CODE_CALL_PREFIX = (
 )
 
 
+#: ShareGPT tags of the training conversations (the published "default" layout, LLaMA-Factory's sharegpt).
+ROLE_TAG, CONTENT_TAG, USER_TAG, ASSISTANT_TAG = "from", "value", "user", "assistant"
+
+#: Builds the user turn of one uniform-schema row.
+UserPrompt = Callable[[Mapping[str, Any]], str]
+
+
 def is_call_based(test_cases: str | Mapping[str, Any] | None) -> bool:
     """True when the tests name a function to call (``fn_name``), False for stdin/stdout problems."""
     if not test_cases:
@@ -87,21 +98,51 @@ def math_prompt(problem: str) -> str:
     return f"{MATH_PROMPT_PREFIX}{problem}"
 
 
+def code_user_prompt(row: Mapping[str, Any]) -> str:
+    return code_prompt(row["problem"], row.get("test_cases"), row.get("starter_code"))
+
+
+def math_user_prompt(row: Mapping[str, Any]) -> str:
+    return math_prompt(row["problem"])
+
+
+def question_user_prompt(row: Mapping[str, Any]) -> str:
+    """The raw question (science and puzzles, as published)."""
+    return row["problem"]
+
+
+#: Registry: domain -> its user turn. The published four are here; a new domain's prompt arrives
+#: through ``curation.judges.registry.register_domain`` (which calls ``register_user_prompt``).
+USER_PROMPTS: dict[str, UserPrompt] = {
+    "code": code_user_prompt,
+    "math": math_user_prompt,
+    "science": question_user_prompt,
+    "puzzle": question_user_prompt,
+}
+
+
+def register_user_prompt(domain: str, prompt: UserPrompt) -> UserPrompt:
+    """Give ``domain`` its user turn; re-registering the same function is a no-op, another is an error."""
+    known = USER_PROMPTS.get(domain)
+    if known is not None and known is not prompt:
+        raise ValueError(f"domain {domain!r} already has a user prompt ({known.__qualname__})")
+    USER_PROMPTS[domain] = prompt
+    return prompt
+
+
 def user_prompt(row: Mapping[str, Any]) -> str:
-    """The user turn for a uniform-schema row: code and math get their prompts, science/puzzle the raw question."""
+    """The user turn for a uniform-schema row, by its domain's registered prompt."""
     try:
-        domain, problem = row["domain"], row["problem"]
+        domain = row["domain"]
+        row["problem"]
     except KeyError as exc:
         raise InputError(f"row {row.get('id', '?')!r} has no {exc.args[0]!r} field") from exc
-    if domain == "code":
-        return code_prompt(problem, row.get("test_cases"), row.get("starter_code"))
-    if domain == "math":
-        return math_prompt(problem)
-    if domain in ("science", "puzzle"):
-        return problem
-    raise InputError(
-        f"row {row.get('id', '?')!r}: unknown domain {domain!r}; expected code, math, science or puzzle"
-    )
+    prompt = USER_PROMPTS.get(domain)
+    if prompt is None:
+        raise InputError(
+            f"row {row.get('id', '?')!r}: unknown domain {domain!r}; expected one of {sorted(USER_PROMPTS)}"
+        )
+    return prompt(row)
 
 
 def generation_messages(row: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -113,11 +154,19 @@ def generation_messages(row: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def assistant_turn(reasoning: str, solution: str) -> str:
-    """The training-format answer: the thought block, then the solution block."""
+    """The training-format answer: the thought block, then the solution block (texts kept exactly)."""
     return (
         f"{BEGIN_OF_THOUGHT}\n\n{reasoning}\n\n{END_OF_THOUGHT}\n\n"
         f"{BEGIN_OF_SOLUTION}\n\n{solution}\n\n{END_OF_SOLUTION}"
     )
+
+
+def conversation_turns(user: str, assistant: str) -> list[dict[str, str]]:
+    """The two ShareGPT turns of one training example."""
+    return [
+        {ROLE_TAG: USER_TAG, CONTENT_TAG: user},
+        {ROLE_TAG: ASSISTANT_TAG, CONTENT_TAG: assistant},
+    ]
 
 
 def training_conversation(
@@ -132,8 +181,7 @@ def training_conversation(
             raise InputError(f"row {row.get('id', '?')!r} has no {name!r}: generate before exporting")
     return {
         "system": REASONING_SYSTEM_PROMPT,
-        "conversations": [
-            {"from": "user", "value": user_prompt(row)},
-            {"from": "assistant", "value": assistant_turn(row[reasoning_field], row[solution_field])},
-        ],
+        "conversations": conversation_turns(
+            user_prompt(row), assistant_turn(row[reasoning_field], row[solution_field])
+        ),
     }

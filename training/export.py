@@ -252,7 +252,7 @@ def export(source: Any, out_dir: str | Path, options: ExportOptions | None = Non
         "system_prompt": {
             "choice": opts.system if opts.system in ("openthoughts", "none") else "custom",
             "chars": len(formatter.system_prompt),
-            "origin": formatter.source.origin if formatter.source else None,
+            "origin": formatter.origin,
         },
         "rows_in": counts["rows_in"],
         "rows_unverified_skipped": counts["rows_unverified_skipped"],

@@ -60,9 +60,9 @@ class TinySpec:
 
 def default_corpus() -> str:
     """A few hundred lines covering ChatML, the OpenThoughts markers, math and Python, made here."""
-    from thoughtmill.training.prompt_source import PUBLISHED_SYSTEM_PROMPT
+    from thoughtmill.curation.prompts import REASONING_SYSTEM_PROMPT
 
-    lines = [PUBLISHED_SYSTEM_PROMPT, "<think>", "</think>"]
+    lines = [REASONING_SYSTEM_PROMPT, "<think>", "</think>"]
     for marker in ("begin_of_thought", "end_of_thought", "begin_of_solution", "end_of_solution"):
         lines.append(f"<|{marker}|>")
     for a in range(1, 41):

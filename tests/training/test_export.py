@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from thoughtmill.curation import prompts
 from thoughtmill.training.errors import ExportError
 from thoughtmill.training.export import ExportOptions, export, iter_row_batches
-from thoughtmill.training.prompt_source import load_prompt_source
 
 
 def read_records(folder: Path) -> list[dict]:
@@ -32,25 +32,22 @@ def test_round_trip_keeps_verified_rows_only(verified_dir, fixture_rows, tmp_pat
     assert summary["rows_unverified_skipped"] == 4
     assert {r["id"] for r in records} == set(verified)
     assert [s["rows"] for s in summary["shards"]] == [10, 10, 4]
-    prompts = load_prompt_source()
     for rec in records:
         row = verified[rec["id"]]
-        assert rec["system"] == prompts.system_prompt and "<|begin_of_thought|>" in rec["system"]
+        assert rec["system"] == prompts.REASONING_SYSTEM_PROMPT and "<|begin_of_thought|>" in rec["system"]
         user, assistant = rec["conversations"]
-        assert user == {"from": "user", "value": prompts.user_text(row)}
+        assert user == {"from": "user", "value": prompts.user_prompt(row)}
         assert user["value"].rstrip("\n").endswith(row["problem"])
         assert assistant["from"] == "assistant"
         text = assistant["value"]
-        assert text.startswith(prompts.begin_thought) and text.endswith(prompts.end_solution)
-        positions = [text.index(m) for m in (prompts.end_thought, prompts.begin_solution)]
+        assert text.startswith(prompts.BEGIN_OF_THOUGHT) and text.endswith(prompts.END_OF_SOLUTION)
+        positions = [text.index(m) for m in (prompts.END_OF_THOUGHT, prompts.BEGIN_OF_SOLUTION)]
         assert positions == sorted(positions)
         assert row["deepseek_reasoning"].strip() in text and row["deepseek_solution"].strip() in text
 
 
 def test_markers_layout_matches_the_curation_format(verified_dir, fixture_rows, tmp_path):
-    """Where curation.prompts exists, an exported record is exactly its training_conversation(row)."""
-    prompts = pytest.importorskip("thoughtmill.curation.prompts", reason="curation.prompts not written yet")
-    assert load_prompt_source().origin == "thoughtmill.curation.prompts"
+    """An exported record is exactly curation's training_conversation(row): one module holds the format."""
     export(verified_dir, tmp_path)
     records = {r["id"]: r for r in read_records(tmp_path / "thoughtmill_verified")}
     math_rows = 0
@@ -168,3 +165,41 @@ def test_never_deletes_a_foreign_folder(verified_dir, tmp_path):
     with pytest.raises(ExportError, match="holds files the export did not write"):
         export(verified_dir, tmp_path)
     assert (tmp_path / "thoughtmill_verified" / "notes.txt").read_text() == "mine"
+
+
+STDLIB_ONLY_FORMAT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from thoughtmill.training.formatting import Formatter
+row = {"id": "m1", "domain": "math", "problem": "2+2?", "deepseek_reasoning": "R", "deepseek_solution": "S"}
+record = Formatter.create().record(row)
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "aiohttp", "datasets", "diskcache"))
+print(json.dumps({"record": record, "heavy": heavy}))
+"""
+
+
+def test_training_format_imports_with_the_standard_library_only():
+    """The train environment has none of the engine's dependencies: without site-packages at all (-S),
+    the export's formatter still builds the same record as curation (the math prefix included)."""
+    import subprocess
+    import sys
+
+    from thoughtmill import import_root
+
+    proc = subprocess.run(
+        [sys.executable, "-S", "-I", "-c", STDLIB_ONLY_FORMAT, str(import_root())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["heavy"] == []
+    row = {
+        "id": "m1",
+        "domain": "math",
+        "problem": "2+2?",
+        "deepseek_reasoning": "R",
+        "deepseek_solution": "S",
+    }
+    assert {k: out["record"][k] for k in ("system", "conversations")} == prompts.training_conversation(row)
