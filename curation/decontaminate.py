@@ -2,7 +2,7 @@
 
 Two configurable tests, run against an index of the (small) benchmark side:
 - ``fuzzy``: ``rapidfuzz.fuzz.ratio`` >= threshold (95, the published recipe) on normalised text;
-  candidates come from MinHash-LSH buckets shared with a benchmark problem (``curation.dedup``), so
+  candidates come from MinHash-LSH buckets shared with a benchmark problem (``curation.similarity``), so
   173k rows are not compared with every benchmark problem.
 - ``ngram``: any word n-gram (13 by default) shared with a benchmark problem, looked up in a sorted
   array of 64-bit n-gram hashes; it also catches a benchmark problem embedded in a longer text.
@@ -25,7 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from thoughtmill.curation.datasets_io import read_batches, take_rows
-from thoughtmill.curation.dedup import (
+from thoughtmill.curation.errors import ConfigError, InputError
+from thoughtmill.curation.similarity import (
     BANDS,
     DEFAULT_THRESHOLD,
     PAIR_BATCH,
@@ -39,8 +40,10 @@ from thoughtmill.curation.dedup import (
     ratios_at_least,
     utf8_buffers,
 )
-from thoughtmill.curation.errors import ConfigError, InputError
-from thoughtmill.curation.sources.base import HubSpec, read_local
+from thoughtmill.curation.sources.local import read_local
+
+from thoughtmill.benchmarks import BENCHMARKS, BenchmarkInfo, find_benchmark
+from thoughtmill.hub import HubError, read_hub
 
 log = logging.getLogger(__name__)
 
@@ -48,34 +51,6 @@ METHODS = ("fuzzy", "ngram", "both")
 DEFAULT_NGRAM = 13
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _WORD_BASE = np.uint64(0x100000001B3)
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    """Where an evaluation set's problem texts live on the Hub (dataset, config, split, text columns)."""
-
-    hub: HubSpec
-    split: str
-    columns: tuple[str, ...]
-
-
-#: The evaluation sets OpenThoughts decontaminates against (ids/columns as in its published code;
-#: AIME25 added from the math-ai collection). Any of them can be replaced by a local file.
-BENCHMARKS: dict[str, Benchmark] = {
-    "aime24": Benchmark(HubSpec("Maxwell-Jia/AIME_2024"), "train", ("Problem",)),
-    "aime25": Benchmark(HubSpec("math-ai/aime25"), "test", ("problem",)),
-    "amc23": Benchmark(HubSpec("AI-MO/aimo-validation-amc"), "train", ("problem",)),
-    "math500": Benchmark(HubSpec("HuggingFaceH4/MATH-500"), "test", ("problem",)),
-    "gpqa_diamond": Benchmark(HubSpec("Idavidrein/gpqa", name="gpqa_diamond"), "train", ("Question",)),
-    "livecodebench": Benchmark(
-        HubSpec(
-            "json",
-            data_files={"test": "hf://datasets/livecodebench/code_generation_lite/test*.jsonl"},
-        ),
-        "test",
-        ("question_content",),
-    ),
-}
 
 
 @dataclass
@@ -109,54 +84,57 @@ def _texts_of(ds: datasets.Dataset, columns: Sequence[str], origin: str) -> list
 
 
 def load_benchmarks(
-    names: Sequence[str] = tuple(BENCHMARKS),
+    names: Sequence[str] | None = None,
     *,
     local_files: Mapping[str, str | Path] | None = None,
     columns: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, list[str]]:
-    """Problem texts per benchmark: from ``local_files[name]`` when given, else the Hub (streamed).
+    """Problem texts per benchmark (keyed by the names given): from ``local_files[name]`` when given,
+    else from the benchmark's Hub data (streamed, text columns only). ``names`` defaults to every
+    registered benchmark (``thoughtmill.benchmarks``, the list the evaluator uses).
 
-    ``columns[name]`` overrides the text columns (a local file may use ``problem`` for any benchmark).
+    A name may be a registered benchmark in any spelling (``gpqa_diamond`` or ``GPQADiamond``), or any
+    name with a local file. ``columns[name]`` overrides the text columns (a local file may use
+    ``problem`` for any benchmark).
     """
+    names = list(BENCHMARKS) if names is None else list(names)
     local_files = dict(local_files or {})
     columns = dict(columns or {})
-    unknown = [n for n in names if n not in BENCHMARKS and n not in local_files]
+    unknown = [n for n in names if find_benchmark(n) is None and n not in local_files]
     if unknown:
-        raise ConfigError(f"unknown benchmark(s) {unknown}; expected {sorted(BENCHMARKS)} or a local file")
+        raise ConfigError(
+            f"unknown benchmark(s) {unknown}; expected one of {list(BENCHMARKS)} "
+            "(any spelling: aime24 = AIME24) or a name with a local file"
+        )
     out: dict[str, list[str]] = {}
     for name in names:
-        spec = BENCHMARKS.get(name)
+        info = find_benchmark(name)
         if name in local_files:
             path = Path(local_files[name])
             if not path.exists():
                 raise InputError(f"benchmark {name!r}: local file {path} does not exist")
             ds = read_local(path, source=f"benchmark:{name}")
-            wanted = tuple(columns.get(name) or _local_columns(ds, spec))
+            wanted = tuple(columns.get(name) or _local_columns(ds, info))
             out[name] = _texts_of(ds, wanted, f"{name!r} ({path})")
         else:
-            assert spec is not None
-            out[name] = _hub_texts(spec, tuple(columns.get(name) or spec.columns))
+            assert info is not None
+            wanted = tuple(columns.get(name) or info.text_columns)
+            try:
+                ds = read_hub(info.hub, streaming=True, columns=wanted)
+            except HubError as exc:
+                hint = "give its local file (`local_files:` of the decontaminate stage, or load_benchmarks)"
+                raise InputError(exc.explain(f"benchmark {name!r}", hint)) from exc
+            out[name] = _texts_of(ds, wanted, f"{name!r} (hub:{info.hub.short()})")
     return out
 
 
-def _hub_texts(spec: Benchmark, columns: tuple[str, ...]) -> list[str]:
-    """Stream only the text columns of a Hub benchmark (LiveCodeBench rows carry huge test blobs)."""
-    kwargs: dict[str, Any] = {"split": spec.split, "streaming": True}
-    if spec.hub.name:
-        kwargs["name"] = spec.hub.name
-    if spec.hub.data_files:
-        kwargs["data_files"] = dict(spec.hub.data_files)
-    stream = datasets.load_dataset(spec.hub.path, **kwargs).select_columns(list(columns))
-    return [row[c] for row in stream for c in columns if isinstance(row[c], str) and row[c].strip()]
-
-
-def _local_columns(ds: datasets.Dataset, spec: Benchmark | None) -> tuple[str, ...]:
-    if spec is not None and all(c in ds.column_names for c in spec.columns):
-        return spec.columns
+def _local_columns(ds: datasets.Dataset, info: BenchmarkInfo | None) -> tuple[str, ...]:
+    if info is not None and all(c in ds.column_names for c in info.text_columns):
+        return info.text_columns
     for candidate in ("problem", "question", "Problem", "Question", "question_content"):
         if candidate in ds.column_names:
             return (candidate,)
-    return spec.columns if spec is not None else ("problem",)
+    return info.text_columns if info is not None else ("problem",)
 
 
 # -- n-grams ---------------------------------------------------------------------------------------

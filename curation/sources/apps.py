@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from thoughtmill.curation.sources.base import DROP, HubSpec, Source
+from thoughtmill.curation.sources.base import DROP, Source
 from thoughtmill.curation.sources.filters import (
     CODE_MIN_CHARS,
     code_problem_reason,
@@ -16,6 +16,9 @@ from thoughtmill.curation.sources.filters import (
     parse_solutions,
     parse_tests,
 )
+from thoughtmill.curation.sources.registry import register_source
+
+from thoughtmill.hub import HubLocation
 
 
 class AppsStyleSource(Source):
@@ -47,10 +50,11 @@ class AppsStyleSource(Source):
         }
 
 
+@register_source
 class Apps(AppsStyleSource):
     """APPS. The Hub repo ships a loading script (refused by datasets>=4), so its JSONL files are read."""
 
     name = "apps"
 
-    def hub_spec(self, split: str) -> HubSpec:
-        return HubSpec("json", data_files={split: f"hf://datasets/codeparrot/apps/{split}.jsonl"})
+    def hub(self, split: str) -> HubLocation:
+        return HubLocation("codeparrot/apps", split, data_files=(f"{split}.jsonl",))

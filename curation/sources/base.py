@@ -7,9 +7,7 @@ the final ``filter`` live here, so every source reports its filters the same way
 
 from __future__ import annotations
 
-import errno
 import logging
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -17,24 +15,20 @@ from typing import Any, ClassVar, NamedTuple
 import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
-from huggingface_hub.errors import EntryNotFoundError, HFValidationError
 from thoughtmill.curation.errors import InputError
 from thoughtmill.curation.schema import DOMAINS, PROBLEM_COLUMNS, problem_id
 from thoughtmill.curation.sources.arrow import arrow_column
+from thoughtmill.curation.sources.local import read_local
+
+from thoughtmill.hub import HubError, HubLocation, read_hub
 
 log = logging.getLogger(__name__)
 
 #: The column a converter writes to say why a row is dropped ("" keeps the row).
 DROP = "_drop"
 
-#: Local file suffixes and the ``datasets`` builder that reads them.
-LOCAL_BUILDERS = {
-    ".json": "json",
-    ".jsonl": "json",
-    ".parquet": "parquet",
-    ".arrow": "arrow",
-    ".csv": "csv",
-}
+#: How to go on when the Hub cannot be read, said in every source's Hub error.
+LOCAL_HINT = "pass its local path (`path:` of the source in the pipeline config, or load_source(name, path))"
 
 UNIFORM_FEATURES = datasets.Features({c: datasets.Value("string") for c in PROBLEM_COLUMNS})
 
@@ -63,15 +57,6 @@ class LoadedSource(NamedTuple):
     stats: SourceStats
 
 
-@dataclass(frozen=True)
-class HubSpec:
-    """Where a source lives on the Hub: a repo id, or a builder ("json", "arrow", ...) with data files."""
-
-    path: str
-    name: str | None = None
-    data_files: Mapping[str, str | list[str]] | None = None
-
-
 class Source:
     """Base class of a source adapter. Subclasses set the class attributes and write ``convert_row``."""
 
@@ -96,8 +81,8 @@ class Source:
         """The value of the ``source`` column (an adapter serving several subsets may override it)."""
         return self.name
 
-    def hub_spec(self, split: str) -> HubSpec:
-        """Where the real dataset lives on the Hub."""
+    def hub(self, split: str) -> HubLocation:
+        """Where the real dataset's ``split`` lives on the Hub."""
         raise NotImplementedError
 
     def convert_row(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -162,19 +147,18 @@ class Source:
         self, path_or_hub: str | Path | None, *, split: str, limit: int | None, streaming: bool
     ) -> tuple[datasets.Dataset, str]:
         """Read the raw rows from a local file/directory or the Hub; return them and where they came from."""
-        target = path_or_hub if path_or_hub is not None else None
-        if target is not None and Path(target).exists():
-            ds = read_local(Path(target), source=self.source_name)
-            origin = str(target)
-        else:
-            spec = self.hub_spec(split) if target is None else HubSpec(str(target))
-            ds = read_hub(
-                spec, split=split, limit=limit, streaming=streaming, source=self.source_name, requested=target
-            )
-            origin = f"hub:{hub_location(spec, split)}"
-        if limit is not None and len(ds) > limit:
-            ds = ds.select(range(limit))
-        return ds, origin
+        if path_or_hub is not None and Path(path_or_hub).exists():
+            return first_rows(read_local(Path(path_or_hub), source=self.source_name), limit), str(path_or_hub)
+        location = self.hub(split) if path_or_hub is None else HubLocation(str(path_or_hub), split)
+        try:
+            ds = read_hub(location, limit=limit, streaming=streaming)
+        except HubError as exc:
+            raise self.hub_input_error(exc, requested=path_or_hub) from exc
+        return first_rows(ds, limit), f"hub:{location.short()}"
+
+    def hub_input_error(self, error: HubError, *, requested: str | Path | None) -> InputError:
+        """The InputError for a Hub read of this source that failed: what, why and what to do."""
+        return InputError(error.explain(f"source {self.source_name!r}", LOCAL_HINT, requested=requested))
 
     def check_columns(self, raw: datasets.Dataset, origin: str) -> None:
         """Fail loudly, naming source, file, row and column, when the raw layout is not the real one."""
@@ -229,6 +213,11 @@ class Source:
         return out
 
 
+def first_rows(ds: datasets.Dataset, limit: int | None) -> datasets.Dataset:
+    """The first ``limit`` rows of ``ds`` (all of them when ``limit`` is None)."""
+    return ds.select(range(limit)) if limit is not None and len(ds) > limit else ds
+
+
 def _keep_batch(reasons: list[str]) -> list[bool]:
     return [not r for r in reasons]
 
@@ -239,151 +228,6 @@ def _value_counts(ds: datasets.Dataset, column: str) -> dict[str, int]:
         return {}
     counts = pc.value_counts(arrow_column(ds, column))
     return {item["values"].as_py(): item["counts"].as_py() for item in counts}
-
-
-#: Bytes of JSON Lines the ``json`` builder reads per step. Its default (10 MB) also parses the whole
-#: first step into Python objects (its mixed-type scan): ~130 MB held while reading any file over 10 MB.
-JSON_CHUNK_BYTES = 2 << 20
-
-
-def _builder_options(builder: str) -> dict[str, Any]:
-    return {"chunksize": JSON_CHUNK_BYTES} if builder == "json" else {}
-
-
-def read_local(path: Path, *, source: str) -> datasets.Dataset:
-    """Read a local file or directory (jsonl/json/parquet/arrow/csv, or a ``save_to_disk`` folder)."""
-    if path.is_dir():
-        if (path / "state.json").exists() or (path / "dataset_info.json").exists():
-            return datasets.load_from_disk(str(path))
-        for suffix, builder in LOCAL_BUILDERS.items():
-            files = sorted(str(p) for p in path.rglob(f"*{suffix}"))
-            if files:
-                return datasets.load_dataset(
-                    builder, data_files=files, split="train", **_builder_options(builder)
-                )
-        raise InputError(f"source {source!r}: directory {path} holds no {sorted(LOCAL_BUILDERS)} files")
-    builder = LOCAL_BUILDERS.get(path.suffix.lower())
-    if builder is None:
-        raise InputError(
-            f"source {source!r}: cannot read {path}: expected one of {sorted(LOCAL_BUILDERS)} files"
-        )
-    try:
-        return datasets.load_dataset(
-            builder, data_files=str(path), split="train", **_builder_options(builder)
-        )
-    except datasets.exceptions.DatasetGenerationError as exc:
-        raise InputError(
-            f"source {source!r}: {path} is not a valid {builder} file: {exc.__cause__!r}"
-        ) from exc
-
-
-def read_hub(
-    spec: HubSpec,
-    *,
-    split: str,
-    limit: int | None,
-    streaming: bool,
-    source: str | None = None,
-    requested: str | Path | None = None,
-) -> datasets.Dataset:
-    """Read from the Hub. ``streaming`` reads lazily (only ``limit`` rows when given) into an Arrow file.
-
-    A Hub that cannot be reached (offline, no network, a missing or gated dataset) is an InputError
-    naming ``source``, the Hub location and how to go on; ``requested`` is the path the caller gave,
-    named in the error because it was no local file and so was read as a Hub id.
-    """
-    kwargs: dict[str, Any] = {"split": split}
-    if spec.name:
-        kwargs["name"] = spec.name
-    if spec.data_files:
-        kwargs["data_files"] = dict(spec.data_files)
-    try:
-        if not streaming:
-            return datasets.load_dataset(spec.path, **kwargs)
-        stream = datasets.load_dataset(spec.path, streaming=True, **kwargs)
-        if limit is not None:
-            stream = stream.take(limit)
-        return materialise(stream)
-    except Exception as exc:
-        failure = hub_failure(exc)
-        if failure is None:
-            raise
-        raise hub_error(source, describe_hub(spec, split), failure, requested=requested) from exc
-
-
-#: Top-level packages of the HTTP clients under ``huggingface_hub``/``fsspec``: their network errors
-#: (httpx's ``ConnectError``, for one) do not all derive from OSError.
-_HTTP_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3", "aiohttp"})
-
-
-#: OSErrors about the local disk (the Arrow cache filling up while a stream is written, say).
-_LOCAL_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
-
-
-def hub_failure(exc: BaseException) -> BaseException | None:
-    """The exception in ``exc``'s cause chain that says the Hub, or the data on it, could not be read.
-
-    ``datasets`` re-raises network failures as ``ConnectionError``/``FileNotFoundError`` and wraps those
-    of a streamed read in ``DatasetGenerationError``, so the whole chain is inspected.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _LOCAL_DISK_ERRORS:
-            return None  # this machine's disk, not the Hub: the hint would mislead
-        if isinstance(current, (OSError, EntryNotFoundError, HFValidationError)):
-            return current  # OSError covers HfHubHTTPError, OfflineModeIsEnabled, DatasetNotFoundError
-        if type(current).__module__.partition(".")[0] in _HTTP_PACKAGES:
-            return current
-        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
-    return None
-
-
-def hub_location(spec: HubSpec, split: str) -> str:
-    """The dataset a HubSpec names, short: its first data file's URL for a builder spec, else the repo id."""
-    if spec.data_files:
-        files = spec.data_files.get(split) or next(iter(spec.data_files.values()))
-        return files if isinstance(files, str) else files[0]
-    return spec.path
-
-
-def describe_hub(spec: HubSpec, split: str) -> str:
-    """Where a HubSpec reads from, for messages: the data files' URLs, or the repo id and config."""
-    if spec.data_files:
-        files = spec.data_files.get(split) or [str(f) for f in spec.data_files.values()]
-        urls = files if isinstance(files, str) else ", ".join(files)
-        return f"{urls} ({spec.path} files, split {split!r})"
-    config = f", config {spec.name!r}" if spec.name else ""
-    return f"dataset {spec.path!r}{config}, split {split!r},"
-
-
-def hub_error(
-    source: str | None, where: str, failure: BaseException, *, requested: str | Path | None = None
-) -> InputError:
-    """The InputError for a Hub read that failed: which source, what was read, why, and what to do."""
-    reason = (str(failure).strip().splitlines() or [""])[0]
-    not_local = (
-        f"{str(requested)!r} is no local file or folder, so it was read as a Hub dataset id; "
-        if requested is not None
-        else ""
-    )
-    return InputError(
-        f"source {source or 'hub'!r}: {not_local}cannot read {where} from the Hugging Face Hub "
-        f"({type(failure).__name__}: {reason}). Check the network connection and Hub access (log in or set "
-        "HF_TOKEN for a gated dataset; with HF_HUB_OFFLINE=1 only data already in the cache can be read), "
-        "or download the data and pass its local path (`path:` of the source in the pipeline config, "
-        "or load_source(name, path))."
-    )
-
-
-def materialise(stream: datasets.IterableDataset) -> datasets.Dataset:
-    """Write a streamed dataset to an on-disk Arrow file (rows are never all held in memory)."""
-
-    def rows() -> Iterator[dict[str, Any]]:
-        yield from stream
-
-    return datasets.Dataset.from_generator(rows, features=stream.features)
 
 
 def first_occurrences(column: pa.ChunkedArray | pa.Array) -> list[int]:

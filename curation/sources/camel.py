@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,7 +18,11 @@ import datasets
 import numpy as np
 from thoughtmill.curation.errors import InputError
 from thoughtmill.curation.sources.arrow import arrow_column
-from thoughtmill.curation.sources.base import DROP, Source, SourceStats, hub_error, hub_failure, read_local
+from thoughtmill.curation.sources.base import DROP, Source, SourceStats, first_rows
+from thoughtmill.curation.sources.local import read_local
+from thoughtmill.curation.sources.registry import register_source
+
+from thoughtmill.hub import HubError, download_file
 
 SUBJECTS = ("physics", "chemistry", "biology")
 #: OpenThoughts sampled 2 questions per sub-topic with seed 42.
@@ -78,32 +83,23 @@ class Camel(Source):
             path = Path(path_or_hub)
             origin = str(path)
         else:
-            from huggingface_hub import hf_hub_download
-
             if split != "train":  # the Hub repo is one zip of conversations: there is no other split
                 raise InputError(
                     f"source {self.source_name!r}: camel-ai/{self.subject} has only a 'train' split "
                     f"(one {self.subject}.zip), not {split!r}; the published recipe samples from it"
                 )
             repo = str(path_or_hub or f"camel-ai/{self.subject}")
-            filename = f"{self.subject}.zip"
             try:
-                path = Path(hf_hub_download(repo, filename, repo_type="dataset"))
-            except Exception as exc:
-                failure = hub_failure(exc)
-                if failure is None:
-                    raise
-                where = f"{filename} of dataset {repo!r}"
-                raise hub_error(self.source_name, where, failure, requested=path_or_hub) from exc
+                path = download_file(repo, f"{self.subject}.zip")
+            except HubError as exc:
+                raise self.hub_input_error(exc, requested=path_or_hub) from exc
             origin = f"hub:{repo}"
         ds = (
             read_zip(path, source=self.source_name)
             if path.suffix == ".zip"
             else read_local(path, source=self.source_name)
         )
-        if limit is not None and len(ds) > limit:
-            ds = ds.select(range(limit))
-        return ds, origin
+        return first_rows(ds, limit), origin
 
     def convert_row(self, row: dict[str, Any]) -> dict[str, Any]:
         problem = row["message_1"]
@@ -133,3 +129,7 @@ class Camel(Source):
         chosen = np.sort(np.concatenate(keep))
         stats.drop("not_sampled", len(ds) - len(chosen))
         return ds.select(chosen.tolist())
+
+
+for _subject in SUBJECTS:
+    register_source(partial(Camel, _subject), name=f"camel_{_subject}")

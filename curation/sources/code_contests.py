@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from thoughtmill.curation.sources.base import DROP, HubSpec, Source
+from thoughtmill.curation.sources.base import DROP, Source
 from thoughtmill.curation.sources.filters import CODE_MIN_CHARS, code_problem_reason, dump_tests
+from thoughtmill.curation.sources.registry import register_source
+
+from thoughtmill.hub import HubLocation
 
 PYTHON3, PYTHON2 = 3, 1
 TEST_COLUMNS = ("public_tests", "private_tests", "generated_tests")
@@ -42,6 +45,7 @@ def reference_solution(solutions: dict[str, Any] | None) -> str:
     return pairs[0][1] if pairs else ""
 
 
+@register_source
 class CodeContests(Source):
     """CodeContests, tests merged, published code filters applied."""
 
@@ -54,8 +58,8 @@ class CodeContests(Source):
         self.min_problem_chars = min_problem_chars
         super().__init__(**kwargs)
 
-    def hub_spec(self, split: str) -> HubSpec:
-        return HubSpec("deepmind/code_contests")
+    def hub(self, split: str) -> HubLocation:
+        return HubLocation("deepmind/code_contests", split)
 
     def convert_row(self, row: dict[str, Any]) -> dict[str, Any]:
         problem = row["description"]

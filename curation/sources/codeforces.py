@@ -13,8 +13,11 @@ from typing import Any, ClassVar
 
 import datasets
 from thoughtmill.curation.sources.arrow import arrow_column
-from thoughtmill.curation.sources.base import DROP, HubSpec, Source, SourceStats, first_occurrences
+from thoughtmill.curation.sources.base import DROP, Source, SourceStats, first_occurrences
 from thoughtmill.curation.sources.filters import CODE_MIN_CHARS, code_problem_reason, dump_tests
+from thoughtmill.curation.sources.registry import register_source
+
+from thoughtmill.hub import HubLocation
 
 ACCEPTED = "OK"
 
@@ -40,6 +43,7 @@ def submission_tests(raw: Any) -> tuple[dict[str, Any] | None, str]:
     return {"inputs": [t["input"] for t in raw], "outputs": [t["output"] for t in raw]}, ""
 
 
+@register_source
 class Codeforces(Source):
     """Codeforces accepted Python submissions, one problem per statement."""
 
@@ -61,8 +65,8 @@ class Codeforces(Source):
         self.min_problem_chars = min_problem_chars
         super().__init__(**kwargs)
 
-    def hub_spec(self, split: str) -> HubSpec:
-        return HubSpec("MatrixStudio/Codeforces-Python-Submissions")
+    def hub(self, split: str) -> HubLocation:
+        return HubLocation("MatrixStudio/Codeforces-Python-Submissions", split)
 
     def convert_row(self, row: dict[str, Any]) -> dict[str, Any]:
         problem = problem_text(row)

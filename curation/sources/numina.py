@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from thoughtmill.curation.sources.base import DROP, HubSpec, Source
+from thoughtmill.curation.sources.base import DROP, Source
 from thoughtmill.curation.sources.filters import math_problem_reason
+from thoughtmill.curation.sources.registry import register_source
+
+from thoughtmill.hub import HubLocation
 
 PUBLISHED_SUBSETS = ("amc_aime", "olympiads", "aops_forum", "math")
 
 
+@register_source
 class NuminaMath(Source):
     """NuminaMath-CoT, published subsets and filters; the worked solution is the ground truth."""
 
@@ -28,8 +32,8 @@ class NuminaMath(Source):
         self.subsets = frozenset(subsets)
         super().__init__(**kwargs)
 
-    def hub_spec(self, split: str) -> HubSpec:
-        return HubSpec("AI-MO/NuminaMath-CoT")
+    def hub(self, split: str) -> HubLocation:
+        return HubLocation("AI-MO/NuminaMath-CoT", split)
 
     def convert_row(self, row: dict[str, Any]) -> dict[str, Any]:
         problem, solution = row["problem"], row["solution"]

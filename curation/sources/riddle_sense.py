@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import datasets
-from thoughtmill.curation.sources.base import DROP, HubSpec, Source, SourceStats
+from thoughtmill.curation.sources.base import DROP, Source, SourceStats
+from thoughtmill.curation.sources.registry import register_source
+
+from thoughtmill.hub import HubLocation
 
 #: OpenThoughts took 1,250 riddles (shuffled with seed 42).
 PUBLISHED_SAMPLE = 1250
@@ -22,6 +25,7 @@ def riddle_problem(question: str, labels: list[str], texts: list[str]) -> str:
     return question + "".join(f"\n{label}: {text}" for label, text in zip(labels, texts, strict=True))
 
 
+@register_source
 class RiddleSense(Source):
     """RiddleSense puzzles; ``sample`` rows are drawn with ``seed`` after filtering (None keeps all)."""
 
@@ -37,10 +41,10 @@ class RiddleSense(Source):
         self.seed = seed
         super().__init__(**kwargs)
 
-    def hub_spec(self, split: str) -> HubSpec:
+    def hub(self, split: str) -> HubLocation:
         # The repo's loading script is refused by datasets>=4: read the Hub's parquet export instead.
-        files = f"hf://datasets/INK-USC/riddle_sense@refs%2Fconvert%2Fparquet/default/{split}/*.parquet"
-        return HubSpec("parquet", data_files={split: files})
+        files = (f"default/{split}/*.parquet",)
+        return HubLocation("INK-USC/riddle_sense", split, data_files=files, revision="refs/convert/parquet")
 
     def convert_row(self, row: dict[str, Any]) -> dict[str, Any]:
         choices = row["choices"] or {}

@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from thoughtmill.curation.sources.apps import AppsStyleSource
-from thoughtmill.curation.sources.base import HubSpec
+from thoughtmill.curation.sources.registry import register_source
+
+from thoughtmill.hub import HubLocation
 
 
+@register_source
 class Taco(AppsStyleSource):
     """TACO. The Hub repo's loading script is refused by datasets>=4; its Arrow shards are read directly."""
 
@@ -22,5 +25,5 @@ class Taco(AppsStyleSource):
         except (TypeError, ValueError):
             return ""
 
-    def hub_spec(self, split: str) -> HubSpec:
-        return HubSpec("arrow", data_files={split: f"hf://datasets/BAAI/TACO/{split}/*.arrow"})
+    def hub(self, split: str) -> HubLocation:
+        return HubLocation("BAAI/TACO", split, data_files=(f"{split}/*.arrow",))

@@ -138,9 +138,9 @@ def test_unreadable_file_is_an_input_error(tmp_path: Path) -> None:
 
 def test_streaming_reads_only_limit_rows_into_arrow(data: Path) -> None:
     # The Hub path, exercised on a local file through the same builder-with-data-files route.
-    from thoughtmill.curation.sources.base import HubSpec, read_hub
+    from thoughtmill.hub import HubLocation, read_hub
 
-    spec = HubSpec("json", data_files={"train": str(data / "taco.jsonl")})
-    raw = read_hub(spec, split="train", limit=4, streaming=True)
+    location = HubLocation("local", "train", data_files=(str(data / "taco.jsonl"),))
+    raw = read_hub(location, limit=4, streaming=True)
     assert isinstance(raw, datasets.Dataset) and len(raw) == 4
     assert raw[0]["question"].startswith("Vasya")

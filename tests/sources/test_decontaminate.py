@@ -6,8 +6,10 @@ from pathlib import Path
 
 import datasets
 import pytest
-from thoughtmill.curation.decontaminate import BENCHMARKS, decontaminate, load_benchmarks, ngram_hashes
+from thoughtmill.curation.decontaminate import decontaminate, load_benchmarks, ngram_hashes
 from thoughtmill.curation.errors import ConfigError, InputError
+
+from thoughtmill.benchmarks import benchmark_info
 
 NAMES = ("aime24", "math500", "gpqa_diamond", "livecodebench")
 
@@ -31,7 +33,7 @@ def test_benchmark_files_load_with_their_real_columns(benchmarks: dict[str, list
         "gpqa_diamond": 1,
         "livecodebench": 1,
     }
-    assert BENCHMARKS["aime24"].columns == ("Problem",)  # the real column, read from the fixture too
+    assert benchmark_info("aime24").text_columns == ("Problem",)  # the real column, read from the fixture too
 
 
 def test_fuzzy_drops_near_copies_and_counts_per_benchmark(benchmarks: dict[str, list[str]]) -> None:
@@ -64,7 +66,7 @@ def test_ngram_catches_a_benchmark_problem_inside_a_longer_text(benchmarks: dict
 
 def test_ngram_hashes_stay_within_a_row() -> None:
     import pyarrow as pa
-    from thoughtmill.curation.dedup import normalize
+    from thoughtmill.curation.similarity import normalize
 
     hashes, rows = ngram_hashes(normalize(pa.array(["a b c", "d e", "", "A, b c!", "f"])), 2)
     assert rows.tolist() == [0, 0, 1, 3, 3, 4]  # no bigram spans two rows; "f" is hashed whole

@@ -8,8 +8,9 @@ import datasets
 import numpy as np
 import pytest
 from rapidfuzz import fuzz, process
-from thoughtmill.curation.dedup import deduplicate, normalize, text_column
+from thoughtmill.curation.dedup import deduplicate
 from thoughtmill.curation.errors import ConfigError, InputError
+from thoughtmill.curation.similarity import normalize, text_column
 
 from .synthetic import synthetic_problems
 
