@@ -7,10 +7,10 @@
 See docs/execution.md for the isolation layers, the test formats and the comparison rules.
 """
 
+from thoughtmill.execution.batch import run_batch
 from thoughtmill.execution.compare import LENIENT, STRICT
 from thoughtmill.execution.errors import ExecutionError, SandboxUnavailable, TestCaseError
 from thoughtmill.execution.judge import run_tests
-from thoughtmill.execution.pool import run_batch
 from thoughtmill.execution.sandbox import IsolationWarning, sandbox_report
 from thoughtmill.execution.testcases import TestSpec, parse_test_cases
 from thoughtmill.execution.types import Limits, Status, Verdict

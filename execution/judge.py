@@ -224,6 +224,7 @@ class _Judgement:
         self.deadline_total = self.t0 + limits.total_time_s
         self.compile_error: str | None = None
         self.sandbox_error: str | None = None
+        self.infrastructure = False  # the sandbox failed for reasons of the host, not of the program
         self.stop = False
 
     # ------------------------------------------------------------------ evaluating one test frame
@@ -255,6 +256,7 @@ class _Judgement:
         elif st == "N":
             detail = "no return value (the function did not return normally)"
         elif st == "I":
+            self.infrastructure = True
             detail = "runner could not start the test: " + stderr
         else:
             detail = f"exit code {rc}"
@@ -294,6 +296,7 @@ class _Judgement:
             session = _Session(cfg, self.code, self.spec, start, self.limits, self.mode)
         except OSError as exc:
             self.sandbox_error = f"cannot start the sandbox: {exc}"
+            self.infrastructure = True
             return None
         try:
             return self._drive(session, start)
@@ -425,6 +428,7 @@ class _Judgement:
                 self.sandbox_error = "the sandbox did not start in time" + (
                     f": {_excerpt(bytes(diag), 300)}" if diag else ""
                 )
+                self.infrastructure = True
             elif total:
                 self._mark(
                     current, Status.TIME_LIMIT, f"total time limit ({self.limits.total_time_s:g} s) exceeded"
@@ -454,6 +458,7 @@ class _Judgement:
             self.sandbox_error = (
                 f"the sandbox failed to start (exit {rc}): {_excerpt(bytes(diag), 500)}".strip()
             )
+            self.infrastructure = True
             return None
         if not compiled:
             if oom:
@@ -498,7 +503,13 @@ class _Judgement:
             )
             if failed is None:
                 return Verdict(
-                    Status.SANDBOX_ERROR, passed, self.n, first, wall_time_s=wall, detail=self.sandbox_error
+                    Status.SANDBOX_ERROR,
+                    passed,
+                    self.n,
+                    first,
+                    wall_time_s=wall,
+                    detail=self.sandbox_error,
+                    infrastructure_failure=self.infrastructure,
                 )
         if first is None:
             assert passed == self.n
@@ -508,8 +519,20 @@ class _Judgement:
             # never ran: only possible when the judge stopped early (total time, sandbox failure)
             detail = self.sandbox_error or f"test {first}: not run"
             status = Status.SANDBOX_ERROR if self.sandbox_error else Status.TIME_LIMIT
-            return Verdict(status, passed, self.n, first, wall_time_s=wall, detail=detail)
-        return Verdict(r.status, passed, self.n, first, stderr=r.stderr, wall_time_s=wall, detail=r.detail)
+            infra = status is Status.SANDBOX_ERROR and self.infrastructure
+            return Verdict(
+                status, passed, self.n, first, wall_time_s=wall, detail=detail, infrastructure_failure=infra
+            )
+        return Verdict(
+            r.status,
+            passed,
+            self.n,
+            first,
+            stderr=r.stderr,
+            wall_time_s=wall,
+            detail=r.detail,
+            infrastructure_failure=r.status is Status.SANDBOX_ERROR and self.infrastructure,
+        )
 
 
 _WARNED: list[bool] = []
@@ -533,12 +556,13 @@ def _short(value: Any, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def judge(code: str, spec: TestSpec, limits: Limits, mode: str) -> Verdict:
+def judge(code: str, spec: TestSpec, limits: Limits, mode: str, config: sb.Config | None = None) -> Verdict:
+    """Judge one solution in a sandbox of ``config`` (default: the layer `sandbox.detect` picks here)."""
     if not isinstance(code, str):
         return Verdict(
             Status.COMPILE_ERROR, 0, len(spec), None, detail=f"code is {type(code).__name__}, not str"
         )
-    cfg = sb.detect()
+    cfg = config or sb.detect()
     j = _Judgement(code, spec, limits, mode)
     start: int | None = 0
     while start is not None and not j.stop and j.sandbox_error is None and j.compile_error is None:

@@ -1,4 +1,11 @@
-"""Concurrency: judge many solutions across the cores (local processes) or a Ray cluster."""
+"""The local backend: judge worker processes on this machine, driven over pipes.
+
+Each worker (`execution.worker`) judges one chunk at a time, solution after solution, each in its own
+sandbox, and answers each solution as soon as it is judged. The pool holds every judgement to a
+deadline of its own: a worker that dies, hangs or stalls past it is killed (with whatever it started)
+and replaced, and the solutions it had not answered come back as unfinished (see `execution.batch`,
+which judges them again).
+"""
 
 from __future__ import annotations
 
@@ -7,103 +14,22 @@ import os
 import selectors
 import subprocess
 import sys
-from collections.abc import Hashable, Iterable, Iterator
+import time
+from collections.abc import Sequence
 from typing import Any
 
-from thoughtmill.execution import compare
 from thoughtmill.execution import sandbox as sb
-from thoughtmill.execution import worker as worker_mod
 from thoughtmill.execution.errors import ExecutionError
-from thoughtmill.execution.judge import judge
-from thoughtmill.execution.testcases import parse_test_cases
-from thoughtmill.execution.types import Limits, Status, Verdict
+from thoughtmill.execution.protocol import FrameDecoder, write_message
+from thoughtmill.execution.types import Limits, Verdict
+from thoughtmill.execution.work import ChunkOutcome, WorkItem
 
 from thoughtmill import import_root
 
-Item = tuple[Hashable, str, Any]
-
-
-def judge_one(code: str, test_cases: Any, limits: Limits, mode: str) -> Verdict:
-    """Like run_tests, but a malformed item becomes a (non-passing) verdict instead of an exception."""
-    try:
-        spec = parse_test_cases(test_cases)
-    except ExecutionError as exc:
-        return Verdict(Status.SANDBOX_ERROR, detail=f"bad test cases: {exc}")
-    try:
-        return judge(code, spec, limits, mode)
-    except sb.SandboxUnavailable:
-        raise
-    except Exception as exc:  # never lose a batch to one item; never call it a pass either
-        return Verdict(
-            Status.SANDBOX_ERROR, total=len(spec), detail=f"judge failure: {type(exc).__name__}: {exc}"
-        )
-
-
-def judge_chunk(
-    chunk: list[tuple[int, str, Any]], limits: dict[str, Any], mode: str
-) -> list[tuple[int, dict]]:
-    lim = Limits.from_dict(limits)
-    return [(idx, judge_one(code, tc, lim, mode).to_dict()) for idx, code, tc in chunk]
-
-
-def _chunks(
-    items: Iterable[Item], size: int, ids: dict[int, Hashable]
-) -> Iterator[list[tuple[int, str, Any]]]:
-    chunk: list[tuple[int, str, Any]] = []
-    for n, item in enumerate(items):
-        try:
-            item_id, code, tc = item
-        except (TypeError, ValueError) as exc:
-            raise ExecutionError(
-                f"items[{n}]: expected (id, code, test_cases), got {type(item).__name__}"
-            ) from exc
-        ids[n] = item_id
-        chunk.append((n, code, tc))
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def run_batch(
-    items: Iterable[Item],
-    limits: Limits | None = None,
-    *,
-    workers: int | None = None,
-    mode: str = compare.STRICT,
-    backend: str = "local",
-    chunk_size: int = 1,
-    **backend_options: Any,
-) -> Iterator[tuple[Hashable, Verdict]]:
-    """Judge (id, code, test_cases) items concurrently; yields (id, Verdict) in completion order.
-
-    Items are consumed lazily (at most a few chunks per worker are in flight), so memory stays
-    bounded on any input size. ``backend="ray"`` runs the same work on a Ray cluster (see
-    execution.ray_backend; extra options such as ``address`` go there).
-    """
-    compare.check_mode(mode)
-    limits = limits or Limits()
-    if backend == "ray":
-        from thoughtmill.execution.ray_backend import run_batch_ray
-
-        yield from run_batch_ray(
-            items, limits, workers=workers, mode=mode, chunk_size=chunk_size, **backend_options
-        )
-        return
-    if backend != "local":
-        raise ExecutionError(f"backend must be 'local' or 'ray', got {backend!r}")
-    if backend_options:
-        raise ExecutionError(f"unknown options for the local backend: {sorted(backend_options)}")
-    workers = workers or os.cpu_count() or 1
-    config = sb.detect()  # probe once here (and warn here), not in every worker
-    ids: dict[int, Hashable] = {}
-    source = _chunks(items, max(1, chunk_size), ids)
-    with _WorkerPool(workers, config) as pool:
-        yield from ((ids.pop(idx), v) for idx, v in pool.map_unordered(source, limits.to_dict(), mode))
-
 
 class _Worker:
+    """One judge process and the chunk it is working on."""
+
     def __init__(self, config: sb.Config) -> None:
         env = dict(os.environ)
         root = str(import_root())
@@ -116,12 +42,49 @@ class _Worker:
             cwd=root,
         )
         self.fd_out = self.proc.stdout.fileno()
-        self.chunk: list[tuple[int, str, Any]] | None = None
-        worker_mod._write(self.proc.stdin.fileno(), ("config", config))
+        os.set_blocking(self.fd_out, False)
+        self.decoder = FrameDecoder()
+        self.chunk: list[WorkItem] = []
+        self.verdicts: list[tuple[int, Verdict]] = []
+        self.deadline = 0.0
+        write_message(self.proc.stdin.fileno(), ("config", config))
 
-    def submit(self, chunk: list[tuple[int, str, Any]], limits: dict[str, Any], mode: str) -> None:
-        self.chunk = chunk
-        worker_mod._write(self.proc.stdin.fileno(), ("chunk", chunk, limits, mode))
+    def submit(self, chunk: list[WorkItem], limits: dict[str, Any], mode: str, deadline: float) -> None:
+        self.chunk, self.verdicts, self.deadline = chunk, [], deadline
+        write_message(self.proc.stdin.fileno(), ("chunk", chunk, limits, mode))
+
+    def read(self) -> bool:
+        """Take what the worker wrote; False when it is gone."""
+        try:
+            data = os.read(self.fd_out, 1 << 16)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        if not data:
+            return False
+        self.verdicts += [(idx, Verdict.from_dict(v)) for idx, v in self.decoder.feed(data)]
+        return True
+
+    @property
+    def done(self) -> bool:
+        return len(self.verdicts) == len(self.chunk)
+
+    def outcome(self, failure: str = "") -> ChunkOutcome:
+        answered = {idx for idx, _ in self.verdicts}
+        unfinished = [item for item in self.chunk if item[0] not in answered]
+        return ChunkOutcome(self.verdicts, unfinished, in_flight=min(1, len(unfinished)), failure=failure)
+
+    def kill(self) -> None:
+        """SIGKILL the worker and every process it started (sandboxes included), then reap it."""
+        family, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            family.append(pid)
+            todo += sb.children_of(pid)
+        for pid in family:
+            sb.kill(pid)
+        self.close()
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -135,58 +98,68 @@ class _Worker:
             self.proc.stdout.close()
 
 
-class _WorkerPool:
-    """N judge worker processes (one sandbox at a time each), fed one chunk at a time."""
+class LocalPool:
+    """``workers`` judge processes; a backend of `execution.batch.run_batch` (start / wait_any)."""
 
-    def __init__(self, n: int, config: sb.Config) -> None:
-        self.n, self.config = n, config
-        self.workers: list[_Worker] = []
+    def __init__(
+        self, workers: int | None, limits: Limits, mode: str, deadline_s: float, **options: Any
+    ) -> None:
+        if options:
+            raise ExecutionError(f"unknown options for the local backend: {sorted(options)}")
+        self.max_in_flight = workers or os.cpu_count() or 1
+        self.limits, self.mode, self.deadline_s = limits.to_dict(), mode, deadline_s
+        self.config = sb.detect()  # probe once here (and warn here), not in every worker
+        self.idle: list[_Worker] = []
+        self.busy: set[_Worker] = set()
+        self.selector = selectors.DefaultSelector()
 
-    def __enter__(self) -> _WorkerPool:
-        self.workers = [_Worker(self.config) for _ in range(self.n)]
+    def __enter__(self) -> LocalPool:
+        self.idle = [_Worker(self.config) for _ in range(self.max_in_flight)]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for w in self.workers:
-            w.close()
+        for w in [*self.idle, *self.busy]:
+            if w in self.busy:
+                w.kill()
+            else:
+                w.close()
+        self.selector.close()
 
-    def map_unordered(
-        self, source: Iterator[list[tuple[int, str, Any]]], limits: dict[str, Any], mode: str
-    ) -> Iterator[tuple[int, Verdict]]:
-        sel = selectors.DefaultSelector()
-        idle = list(self.workers)
-        busy = 0
-        exhausted = False
-        try:
-            while True:
-                while idle and not exhausted:
-                    chunk = next(source, None)
-                    if chunk is None:
-                        exhausted = True
-                        break
-                    w = idle.pop()
-                    w.submit(chunk, limits, mode)
-                    sel.register(w.fd_out, selectors.EVENT_READ, w)
-                    busy += 1
-                if not busy:
-                    return
-                for key, _ in sel.select():
-                    w = key.data
-                    sel.unregister(w.fd_out)
-                    busy -= 1
-                    reply = worker_mod._read(w.fd_out)
-                    chunk, w.chunk = w.chunk, None
-                    if reply is None:  # the worker died: its items fail, a fresh worker takes its place
-                        self.workers.remove(w)
-                        w.close()
-                        w = _Worker(self.config)
-                        self.workers.append(w)
-                        detail = "judge worker process died"
-                        for idx, _code, _tc in chunk or []:
-                            yield idx, Verdict(Status.SANDBOX_ERROR, detail=detail)
-                    else:
-                        for idx, verdict in reply:
-                            yield idx, Verdict.from_dict(verdict)
-                    idle.append(w)
-        finally:
-            sel.close()
+    def start(self, chunk: list[WorkItem]) -> _Worker:
+        w = self.idle.pop()
+        w.submit(chunk, self.limits, self.mode, time.monotonic() + self.deadline_s)
+        self.selector.register(w.fd_out, selectors.EVENT_READ, w)
+        self.busy.add(w)
+        return w
+
+    def wait_any(self, handles: Sequence[_Worker]) -> list[tuple[_Worker, ChunkOutcome]]:
+        while True:
+            now = time.monotonic()
+            late = [w for w in handles if w.deadline <= now]
+            if late:
+                why = f"the judge missed its deadline ({self.deadline_s:g} s per solution) and was killed"
+                return [(w, self._retire(w, why)) for w in late]
+            finished: list[tuple[_Worker, ChunkOutcome]] = []
+            for key, _ in self.selector.select(min(w.deadline for w in handles) - now):
+                w = key.data
+                before = len(w.verdicts)
+                alive = w.read()
+                if len(w.verdicts) > before:  # each answered solution restarts the clock
+                    w.deadline = time.monotonic() + self.deadline_s
+                if not alive:
+                    finished.append((w, self._retire(w, "judge worker process died")))
+                elif w.done:
+                    self.selector.unregister(w.fd_out)
+                    self.busy.discard(w)
+                    self.idle.append(w)
+                    finished.append((w, w.outcome()))
+            if finished:
+                return finished
+
+    def _retire(self, w: _Worker, failure: str) -> ChunkOutcome:
+        """A failed worker is killed (with its sandboxes) and leaves the pool; a fresh one takes its place."""
+        self.selector.unregister(w.fd_out)
+        w.kill()
+        self.busy.discard(w)
+        self.idle.append(_Worker(self.config))
+        return w.outcome(failure)

@@ -83,6 +83,9 @@ class Verdict:
 
     ``passed``/``total`` count tests; ``first_failure`` is the 0-based index of the first failing test
     (None when accepted, or when the solution failed before any test ran, e.g. compile errors).
+    ``infrastructure_failure`` marks a `sandbox_error` caused by the machinery, not by the program (a
+    judge worker killed, a sandbox that could not start in time, the pool's deadline): it says nothing
+    about the solution, so it must not be recorded as its verdict; judge it again later.
     """
 
     status: Status
@@ -92,9 +95,12 @@ class Verdict:
     stderr: str = ""
     wall_time_s: float = 0.0
     detail: str = ""
+    infrastructure_failure: bool = False
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
+        if self.infrastructure_failure and self.status is not Status.SANDBOX_ERROR:
+            raise ExecutionError(f"an infrastructure failure is a sandbox_error, not {self.status.value}")
 
     @property
     def accepted(self) -> bool:
@@ -109,6 +115,7 @@ class Verdict:
             "stderr": self.stderr,
             "wall_time_s": self.wall_time_s,
             "detail": self.detail,
+            "infrastructure_failure": self.infrastructure_failure,
         }
 
     @classmethod
@@ -122,6 +129,7 @@ class Verdict:
                 stderr=str(data.get("stderr", "")),
                 wall_time_s=float(data.get("wall_time_s", 0.0)),
                 detail=str(data.get("detail", "")),
+                infrastructure_failure=bool(data.get("infrastructure_failure", False)),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise ExecutionError(f"not a Verdict dict ({exc}): {data!r:.200}") from exc

@@ -38,9 +38,9 @@ def test_ray_matches_local(local_ray):
 
 @pytest.mark.slow
 def test_ray_reports_the_actor_layer(local_ray):
-    from thoughtmill.execution.ray_backend import _Judge
+    from thoughtmill.execution.ray_backend import JudgeActor
 
-    actor = ray.remote(num_cpus=1)(_Judge).remote()
+    actor = ray.remote(num_cpus=1)(JudgeActor).remote()
     report = ray.get(actor.layer.remote())
     assert report["layer"] in ("bubblewrap", "unshare", "rlimits")
     ray.kill(actor)
