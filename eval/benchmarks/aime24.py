@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from thoughtmill.eval.benchmarks.math_base import MathBenchmark
-from thoughtmill.eval.data import HubSource
 
 
 class AIME24(MathBenchmark):
-    """Columns ``problem`` and ``expected_answer`` (Evalchemy's aime24.json) or ``answer``."""
+    """Columns ``Problem``, ``Answer``, ``ID`` (the Hub's Maxwell-Jia/AIME_2024, the same 30 problems as
+    Evalchemy's aime24.json) or Evalchemy's ``problem`` and ``expected_answer``/``answer``."""
 
     name = "AIME24"
     default_repeats = 5
-    hub = HubSource("zwhe99/aime24", split="test")

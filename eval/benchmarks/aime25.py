@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from thoughtmill.eval.benchmarks.math_base import MathBenchmark
-from thoughtmill.eval.data import HubSource
 
 
 class AIME25(MathBenchmark):
@@ -11,4 +10,3 @@ class AIME25(MathBenchmark):
 
     name = "AIME25"
     default_repeats = 5
-    hub = HubSource("zwhe99/aime25", split="test")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from thoughtmill.eval.benchmarks.math_base import MathBenchmark
-from thoughtmill.eval.data import HubSource
 
 
 class AMC23(MathBenchmark):
@@ -11,4 +10,3 @@ class AMC23(MathBenchmark):
 
     name = "AMC23"
     default_repeats = 5
-    hub = HubSource("zwhe99/amc23", split="test")

@@ -15,9 +15,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from thoughtmill.eval.backends.base import Model
-from thoughtmill.eval.data import HubSource, load_hub_records, read_records
+from thoughtmill.eval.data import read_records
 from thoughtmill.eval.errors import DataError, OutputsError
 from thoughtmill.eval.types import Generation, GenerationRequest, Sampling
+
+from thoughtmill.benchmarks import benchmark_info
+from thoughtmill.hub import HubError, HubLocation, read_hub
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +34,20 @@ def pick(row: Mapping[str, Any], names: Sequence[str], *, where: str, field: str
 
 
 class Benchmark(ABC):
-    """One benchmark: where its data lives, how it is prompted, sampled, extracted and scored."""
+    """One benchmark: how it is prompted, sampled, extracted and scored.
+
+    Its name and where its data lives on the Hub are its entry in ``thoughtmill.benchmarks`` (the
+    registry decontamination reads too); ``hub`` replaces that location for one run.
+    """
 
     name: ClassVar[str]
     default_repeats: ClassVar[int] = 1
-    hub: ClassVar[HubSource]
 
     def __init__(
         self,
         *,
         data_path: str | None = None,
-        hub: HubSource | None = None,
+        hub: HubLocation | None = None,
         repeats: int | None = None,
         seed: int = 0,
         temperature: float = 0.7,
@@ -51,7 +57,7 @@ class Benchmark(ABC):
         limit: int | None = None,
     ) -> None:
         self.data_path = data_path
-        self.hub_source = hub or type(self).hub
+        self.hub_location = hub or benchmark_info(self.name).hub
         self.repeats = repeats if repeats is not None else self.default_repeats
         if self.repeats < 1:
             raise ValueError(f"{self.name}: repeats must be at least 1, got {self.repeats}")
@@ -68,7 +74,7 @@ class Benchmark(ABC):
         if self.data_path:
             rows, origin = read_records(self.data_path), str(self.data_path)
         else:
-            rows, origin = self.load_hub_rows(), self.hub_source.describe()
+            rows, origin = self.load_hub_rows(), self.hub_location.describe()
         if self.limit is not None:
             rows = rows[: self.limit]
         if not rows:
@@ -78,7 +84,12 @@ class Benchmark(ABC):
         return examples
 
     def load_hub_rows(self) -> list[dict[str, Any]]:
-        return load_hub_records(self.hub_source)
+        """Every row of the benchmark's Hub data (downloaded, or read from the local Hub cache)."""
+        try:
+            return read_hub(self.hub_location).to_list()
+        except HubError as exc:
+            hint = f"pass its local file (--data {self.name}=PATH, or data_path=)"
+            raise DataError(exc.explain(self.name, hint)) from exc
 
     @abstractmethod
     def prepare(self, row: dict[str, Any], *, where: str) -> dict[str, Any]:
@@ -152,6 +163,6 @@ class Benchmark(ABC):
             "max_new_tokens": self.max_new_tokens,
             "top_p": self.top_p,
             "system_instruction": self.system_instruction,
-            "data": str(self.data_path) if self.data_path else self.hub_source.describe(),
+            "data": str(self.data_path) if self.data_path else self.hub_location.describe(),
             "limit": self.limit,
         }

@@ -15,7 +15,6 @@ from typing import Any
 
 from thoughtmill.eval.benchmarks.base import Benchmark, pick
 from thoughtmill.eval.benchmarks.stats import repeated_accuracy
-from thoughtmill.eval.data import HubSource
 from thoughtmill.eval.grading.multiple_choice import extract_choice_letter
 
 PROMPT = (
@@ -47,7 +46,6 @@ class GPQADiamond(Benchmark):
 
     name = "GPQADiamond"
     default_repeats = 3
-    hub = HubSource("Idavidrein/gpqa", config="gpqa_diamond", split="train")
 
     def __init__(self, *, shuffle_seed: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -16,9 +16,10 @@ from typing import Any
 
 from thoughtmill.eval.benchmarks.base import Benchmark
 from thoughtmill.eval.benchmarks.stats import repeated_accuracy, std_err
-from thoughtmill.eval.data import HubSource
-from thoughtmill.eval.data.lcb import RELEASE_FILES, normalise_lcb_row
+from thoughtmill.eval.data.lcb import normalise_lcb_row
 from thoughtmill.eval.grading.code import extract_final_code
+
+from thoughtmill.benchmarks import lcb_location
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +38,6 @@ class LiveCodeBench(Benchmark):
 
     name = "LiveCodeBench"
     default_repeats = 3
-    hub = HubSource(
-        "livecodebench/code_generation_lite", split="train", data_files=RELEASE_FILES["release_v2"]
-    )
 
     def __init__(
         self,
@@ -50,12 +48,8 @@ class LiveCodeBench(Benchmark):
         workers: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if release not in RELEASE_FILES:
-            raise ValueError(
-                f"LiveCodeBench: unknown release {release!r} (known: {', '.join(RELEASE_FILES)})"
-            )
-        if "hub" not in kwargs or kwargs["hub"] is None:
-            kwargs["hub"] = HubSource(type(self).hub.repo, split="train", data_files=RELEASE_FILES[release])
+        location = lcb_location(release)  # a ValueError naming the known releases
+        kwargs["hub"] = kwargs.get("hub") or location
         super().__init__(**kwargs)
         self.release = release
         self.include_public_tests = include_public_tests

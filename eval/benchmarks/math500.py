@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from thoughtmill.eval.benchmarks.math_base import MathBenchmark
-from thoughtmill.eval.data import HubSource
 
 
 class MATH500(MathBenchmark):
@@ -17,7 +16,6 @@ class MATH500(MathBenchmark):
 
     name = "MATH500"
     default_repeats = 1
-    hub = HubSource("HuggingFaceH4/MATH-500", split="test")
 
     def evaluate_responses(self, responses: dict[str, Any]) -> dict[str, Any]:
         results = super().evaluate_responses(responses)

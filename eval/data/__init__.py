@@ -1,6 +1,5 @@
-"""Benchmark data: the hub datasets Evalchemy uses, or local files in the same layouts."""
+"""Benchmark data: local files in the layouts Evalchemy reads (Hub data is read by ``thoughtmill.hub``)."""
 
 from thoughtmill.eval.data.files import read_records
-from thoughtmill.eval.data.hub import HubSource, load_hub_records
 
-__all__ = ["HubSource", "load_hub_records", "read_records"]
+__all__ = ["read_records"]

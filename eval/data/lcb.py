@@ -19,15 +19,6 @@ from typing import Any
 
 from thoughtmill.eval.errors import DataError
 
-# release_v2 = the first two files of the repo (release_v1 = test.jsonl only, and so on)
-RELEASE_FILES = {
-    "release_v1": ("test.jsonl",),
-    "release_v2": ("test.jsonl", "test2.jsonl"),
-    "release_v3": ("test.jsonl", "test2.jsonl", "test3.jsonl"),
-    "release_v4": ("test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl"),
-    "release_v5": ("test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl"),
-}
-
 
 class _StringsOnly(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
