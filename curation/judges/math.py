@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from thoughtmill.curation.judges.base import Judgement, Rows, TeacherJudge, short
 from thoughtmill.curation.pipeline.config import MathJudgeConfig
+from thoughtmill.execution.scheduler import BoundedScheduler, chunked, first_completed
 
 _CHUNK = 256
 
@@ -83,17 +84,9 @@ def _parallel(
     items: Iterator[tuple[str, str, str]], workers: int, timeout_s: int
 ) -> Iterator[tuple[str, Judgement]]:
     """Chunks of rows through a process pool, at most ``2 * workers`` chunks in flight."""
-    pending: list[Future[list[tuple[str, Judgement]]]] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        chunk: list[tuple[str, str, str]] = []
-        for item in items:
-            chunk.append(item)
-            if len(chunk) >= _CHUNK:
-                pending.append(pool.submit(_verify_chunk, chunk, timeout_s))
-                chunk = []
-                while len(pending) >= 2 * workers:
-                    yield from pending.pop(0).result()
-        if chunk:
-            pending.append(pool.submit(_verify_chunk, chunk, timeout_s))
-        for future in pending:
-            yield from future.result()
+        scheduler = BoundedScheduler(
+            lambda chunk: pool.submit(_verify_chunk, chunk, timeout_s), first_completed, 2 * workers
+        )
+        for _chunk, judgements in scheduler.run(chunked(items, _CHUNK)):
+            yield from judgements
