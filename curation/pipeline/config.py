@@ -23,6 +23,8 @@ from thoughtmill.curation.engine.config import (
 )
 from thoughtmill.curation.errors import ConfigError
 
+from thoughtmill.benchmarks import BENCHMARKS
+
 TeacherSpec = str | dict[str, Any]
 
 #: Stage names in execution order; each is one section of ``stages:``.
@@ -63,7 +65,7 @@ class DedupConfig(StrictModel):
 class DecontaminateConfig(StrictModel):
     enabled: bool = True
     benchmarks: list[str] = Field(
-        default_factory=lambda: ["aime24", "aime25", "amc23", "math500", "gpqa_diamond", "livecodebench"]
+        default_factory=lambda: list(BENCHMARKS), description="registered benchmark names (any spelling)"
     )
     local_files: dict[str, str] = Field(default_factory=dict, description="benchmark name -> local file")
     method: Literal["fuzzy", "ngram", "both"] = "fuzzy"
