@@ -1,10 +1,11 @@
-"""The uniform problem schema every stage reads and writes (see docs/architecture.md)."""
+"""The uniform problem schema every stage reads and writes (see docs/architecture.md).
+
+The values of ``domain`` are the registered domains (``curation.judges.registry.DOMAINS``).
+"""
 
 from __future__ import annotations
 
 import hashlib
-
-DOMAINS = ("code", "math", "science", "puzzle")
 
 #: Columns every sourced problem has, in order.
 PROBLEM_COLUMNS = (

@@ -40,6 +40,16 @@ class Judgement:
 Rows = Iterable[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class JudgeResources:
+    """What the pipeline hands a judge besides its config: its judge teacher (resolved), where the
+    engine cache lives and a work folder."""
+
+    teacher: TeacherConfig | None = None
+    cache_root: Path | None = None
+    work_dir: Path | None = None
+
+
 class Judge:
     """Judges one domain. ``judge`` takes a re-iterable stream of rows (each with ``_key``) and yields
     ``(key, Judgement)`` in any order; iterating the stream twice is allowed (a second pass for rows a
@@ -47,37 +57,13 @@ class Judge:
 
     domain: ClassVar[str]
 
+    @classmethod
+    def build(cls, config: Any, resources: JudgeResources) -> Judge:
+        """The judge for one run (judges that need no teacher or files take only their config)."""
+        return cls(config)  # type: ignore[call-arg]
+
     def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
         raise NotImplementedError
-
-
-class TeacherJudge(Judge):
-    """A judge that may ask a judge model (its own teacher config), with its cache and work files."""
-
-    def __init__(
-        self, config: Any, judge_teacher: TeacherConfig | None, *, cache_root: Path, work_dir: Path
-    ) -> None:
-        self.config = config
-        self.teacher = judge_teacher
-        self.cache_root = cache_root
-        self.work_dir = work_dir
-
-    def llm_judge(
-        self, rows: Rows, extra: dict[str, dict[str, Any]] | None = None
-    ) -> Iterator[tuple[str, Judgement]]:
-        """Ask the judge model about each row (cached by the engine; one work folder per domain)."""
-        from thoughtmill.curation.judges.llm_judge import run_llm_judge  # llm_judge imports this module
-
-        assert self.teacher is not None, "config validation requires judge_teacher for judge modes"
-        name = f"{self.domain}-judge"
-        yield from run_llm_judge(
-            rows,
-            self.teacher,
-            cache_root=self.cache_root,
-            output_dir=self.work_dir / name,
-            name=name,
-            extra=extra,
-        )
 
 
 def short(text: str | None, limit: int = MAX_DETAIL_CHARS) -> str:

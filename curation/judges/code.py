@@ -11,8 +11,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic import Field, field_validator
+from thoughtmill.curation.engine.config import StrictModel
 from thoughtmill.curation.judges.base import Judge, Judgement, Rows, short
-from thoughtmill.curation.pipeline.config import CodeJudgeConfig
+from thoughtmill.curation.judges.registry import Domain, register_domain
+from thoughtmill.execution.compare import MODES as COMPARISON_MODES
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _PYTHON_TAGS = {"python", "python3", "py", ""}
@@ -39,6 +42,21 @@ def check_tests(test_cases: Any) -> str:
     except Exception as exc:  # the backend's TestCaseError names the field at fault
         return f"malformed test_cases: {exc}"
     return "" if len(spec) else "test_cases holds no tests"
+
+
+class CodeJudgeConfig(StrictModel):
+    time_s: float = Field(6.0, gt=0, description="wall-clock limit of one test")
+    total_time_s: float = Field(60.0, gt=0, description="limit for all tests of one solution")
+    memory_mb: int = Field(1024, ge=64)
+    workers: int | None = Field(None, ge=1, description="concurrent sandboxes; None = the backend's default")
+    mode: str = Field("strict", description="output comparison mode of the execution backend")
+
+    @field_validator("mode")
+    @classmethod
+    def _known_comparison(cls, value: str) -> str:
+        if value not in COMPARISON_MODES:
+            raise ValueError(f"unknown comparison mode {value!r}; known modes: {', '.join(COMPARISON_MODES)}")
+        return value
 
 
 class CodeJudge(Judge):
@@ -98,3 +116,6 @@ def _no_code(row: dict[str, Any]) -> Judgement:
             "error": f"row {row.get('id')!r}: the teacher's answer holds no ``` code block",
         },
     )
+
+
+register_domain(Domain("code", judge=CodeJudge, config=CodeJudgeConfig))

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from thoughtmill.curation.engine import LLM
 from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.errors import InputError
-from thoughtmill.curation.judges.base import Judgement, short
+from thoughtmill.curation.judges.base import Judge, Judgement, JudgeResources, Rows, short
 
 JUDGE_SYSTEM_PROMPT = (
     "You are a strict grader. You compare a candidate's final answer with a reference answer and decide "
@@ -84,3 +84,40 @@ def run_llm_judge(
     for key in asked - answered:
         detail = {"judge": teacher.label, "error": f"the judge call failed; see {failures}"}
         yield key, Judgement(False, "judge_failed", "llm_judge", detail, retry=True)
+
+
+class TeacherJudge(Judge):
+    """A judge that may ask a judge model (its own teacher config), with its cache and work files."""
+
+    def __init__(
+        self,
+        config: Any,
+        judge_teacher: TeacherConfig | None,
+        *,
+        cache_root: Path | None,
+        work_dir: Path | None,
+    ) -> None:
+        self.config = config
+        self.teacher = judge_teacher
+        self.cache_root = cache_root
+        self.work_dir = work_dir
+
+    @classmethod
+    def build(cls, config: Any, resources: JudgeResources) -> TeacherJudge:
+        return cls(config, resources.teacher, cache_root=resources.cache_root, work_dir=resources.work_dir)
+
+    def llm_judge(
+        self, rows: Rows, extra: dict[str, dict[str, Any]] | None = None
+    ) -> Iterator[tuple[str, Judgement]]:
+        """Ask the judge model about each row (cached by the engine; one work folder per domain)."""
+        assert self.teacher is not None, "config validation requires judge_teacher for judge modes"
+        assert self.cache_root is not None and self.work_dir is not None, "an LLM judge needs its folders"
+        name = f"{self.domain}-judge"
+        yield from run_llm_judge(
+            rows,
+            self.teacher,
+            cache_root=self.cache_root,
+            output_dir=self.work_dir / name,
+            name=name,
+            extra=extra,
+        )

@@ -13,10 +13,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
-from thoughtmill.curation.judges.base import Judgement, Rows, TeacherJudge, short
-from thoughtmill.curation.pipeline.config import MathJudgeConfig
+from pydantic import Field
+from thoughtmill.curation.judges.base import Judgement, Rows, short
+from thoughtmill.curation.judges.modes import LLM_JUDGE, ModeConfig, ModeJudge
+from thoughtmill.curation.judges.registry import Domain, Mode, register_domain, register_mode
 from thoughtmill.execution.scheduler import BoundedScheduler, chunked, first_completed
 
 _CHUNK = 256
@@ -47,29 +49,19 @@ def _verify_chunk(items: list[tuple[str, str, str]], timeout_s: int) -> list[tup
     return [(key, math_verify_one(sol, gold, timeout_s)) for key, sol, gold in items]
 
 
-class MathJudge(TeacherJudge):
+class MathJudgeConfig(ModeConfig):
+    domain: ClassVar[str] = "math"
+    mode: str = "math_verify"
+    workers: int = Field(1, ge=1, description="processes running Math-Verify")
+    timeout_s: int = Field(5, ge=1, description="Math-Verify parse/compare timeout per row")
+
+
+class MathJudge(ModeJudge):
     domain = "math"
 
     config: MathJudgeConfig
 
-    def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
-        if self.config.mode == "judge":
-            yield from self.llm_judge(rows, None)
-            return
-        undecided: dict[str, dict[str, Any]] = {}
-        for key, judgement in self._math_verify(rows):
-            if (
-                self.config.mode == "math_verify_then_judge"
-                and not judgement.verified
-                and judgement.verdict != "no_ground_truth"
-            ):
-                undecided[key] = {"math_verify": judgement.verdict}
-                continue
-            yield key, judgement
-        if undecided:
-            yield from self.llm_judge((r for r in rows if r["_key"] in undecided), undecided)
-
-    def _math_verify(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
+    def math_verify(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
         items = (
             (r["_key"], r.get("deepseek_solution") or "", r.get("ground_truth_solution") or "") for r in rows
         )
@@ -78,6 +70,22 @@ class MathJudge(TeacherJudge):
                 yield key, math_verify_one(sol, gold, self.config.timeout_s)
             return
         yield from _parallel(items, self.config.workers, self.config.timeout_s)
+
+
+def math_verify_alone(judge: MathJudge, rows: Rows) -> Iterator[tuple[str, Judgement]]:
+    yield from judge.math_verify(rows)
+
+
+def math_verify_then_judge(judge: MathJudge, rows: Rows) -> Iterator[tuple[str, Judgement]]:
+    """Math-Verify's confirmations stand; what it rejects or cannot read goes to the LLM judge."""
+    undecided: dict[str, dict[str, Any]] = {}
+    for key, judgement in judge.math_verify(rows):
+        if not judgement.verified and judgement.verdict != "no_ground_truth":
+            undecided[key] = {"math_verify": judgement.verdict}
+            continue
+        yield key, judgement
+    if undecided:
+        yield from judge.llm_judge((r for r in rows if r["_key"] in undecided), undecided)
 
 
 def _parallel(
@@ -90,3 +98,17 @@ def _parallel(
         )
         for _chunk, judgements in scheduler.run(chunked(items, _CHUNK)):
             yield from judgements
+
+
+register_domain(Domain("math", judge=MathJudge, config=MathJudgeConfig))
+register_mode("math", Mode("math_verify", math_verify_alone, description="Math-Verify alone"))
+register_mode("math", LLM_JUDGE)
+register_mode(
+    "math",
+    Mode(
+        "math_verify_then_judge",
+        math_verify_then_judge,
+        needs_teacher=True,
+        description="Math-Verify, then the LLM judge for what it rejects",
+    ),
+)

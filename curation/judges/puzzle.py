@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any, ClassVar
 
-from thoughtmill.curation.judges.base import Judgement, Rows, TeacherJudge
-from thoughtmill.curation.pipeline.config import PuzzleJudgeConfig
+from thoughtmill.curation.judges.base import Judgement, Rows
+from thoughtmill.curation.judges.modes import LLM_JUDGE, ModeConfig, ModeJudge
+from thoughtmill.curation.judges.registry import Domain, Mode, register_domain, register_mode
 
 _LETTER = r"\(?([A-E])\)?"
 _PATTERNS = (
@@ -29,23 +31,30 @@ def extract_choice(text: str | None) -> str | None:
     return None
 
 
-class PuzzleJudge(TeacherJudge):
+class PuzzleJudgeConfig(ModeConfig):
+    domain: ClassVar[str] = "puzzle"
+    mode: str = "answer_key"
+
+
+class PuzzleJudge(ModeJudge):
     domain = "puzzle"
 
-    config: PuzzleJudgeConfig
 
-    def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
-        if self.config.mode == "judge":
-            yield from self.llm_judge(rows)
-            return
-        for row in rows:
-            key = (row.get("ground_truth_solution") or "").strip().upper()
-            chosen = extract_choice(row.get("deepseek_solution"))
-            detail = {"answer_key": key, "chosen": chosen}
-            if not key:
-                yield row["_key"], Judgement(False, "no_ground_truth", "answer_key", detail)
-            elif chosen is None:
-                yield row["_key"], Judgement(False, "no_answer", "answer_key", detail)
-            else:
-                ok = chosen == key
-                yield row["_key"], Judgement(ok, "correct" if ok else "incorrect", "answer_key", detail)
+def answer_key(judge: Any, rows: Rows) -> Iterator[tuple[str, Judgement]]:
+    """The letter the answer commits to against the row's answer key."""
+    for row in rows:
+        key = (row.get("ground_truth_solution") or "").strip().upper()
+        chosen = extract_choice(row.get("deepseek_solution"))
+        detail = {"answer_key": key, "chosen": chosen}
+        if not key:
+            yield row["_key"], Judgement(False, "no_ground_truth", "answer_key", detail)
+        elif chosen is None:
+            yield row["_key"], Judgement(False, "no_answer", "answer_key", detail)
+        else:
+            ok = chosen == key
+            yield row["_key"], Judgement(ok, "correct" if ok else "incorrect", "answer_key", detail)
+
+
+register_domain(Domain("puzzle", judge=PuzzleJudge, config=PuzzleJudgeConfig))
+register_mode("puzzle", Mode("answer_key", answer_key, description="the chosen letter against the key"))
+register_mode("puzzle", LLM_JUDGE)

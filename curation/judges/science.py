@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, ClassVar
 
-from thoughtmill.curation.judges.base import Judgement, Rows, TeacherJudge
-from thoughtmill.curation.pipeline.config import ScienceJudgeConfig
+from thoughtmill.curation.judges.base import Judgement, Rows
+from thoughtmill.curation.judges.modes import LLM_JUDGE, ModeConfig, ModeJudge
+from thoughtmill.curation.judges.registry import Domain, Mode, register_domain, register_mode
 
 
-class ScienceJudge(TeacherJudge):
+class ScienceJudgeConfig(ModeConfig):
+    domain: ClassVar[str] = "science"
+    mode: str = "pass_through"
+
+
+class ScienceJudge(ModeJudge):
     domain = "science"
 
-    config: ScienceJudgeConfig
 
-    def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
-        if self.config.mode == "judge":
-            yield from self.llm_judge(rows)
-            return
-        for row in rows:
-            if (row.get("deepseek_solution") or "").strip():
-                yield row["_key"], Judgement(True, "pass_through", "pass_through", {})
-            else:
-                yield row["_key"], Judgement(False, "empty_answer", "pass_through", {})
+def pass_through(judge: Any, rows: Rows) -> Iterator[tuple[str, Judgement]]:
+    """Every non-empty answer is kept (the published recipe does not check CAMEL answers)."""
+    for row in rows:
+        if (row.get("deepseek_solution") or "").strip():
+            yield row["_key"], Judgement(True, "pass_through", "pass_through", {})
+        else:
+            yield row["_key"], Judgement(False, "empty_answer", "pass_through", {})
+
+
+register_domain(Domain("science", judge=ScienceJudge, config=ScienceJudgeConfig))
+register_mode("science", Mode("pass_through", pass_through, description="keep every non-empty answer"))
+register_mode("science", LLM_JUDGE)

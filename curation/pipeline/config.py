@@ -8,24 +8,20 @@ folder, so a config and its data travel together; ``run_dir`` alone is relative 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
-from thoughtmill.curation.engine.config import (
-    StrictModel,
-    TeacherConfig,
-    format_validation_error,
-    load_teacher,
-)
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
+from thoughtmill.curation.engine.config import StrictModel, TeacherConfig, format_validation_error
 from thoughtmill.curation.errors import ConfigError
+from thoughtmill.curation.judges import DOMAINS
+from thoughtmill.curation.teachers import TeacherSpec, resolve_teacher
 
 from thoughtmill.benchmarks import BENCHMARKS
-
-TeacherSpec = str | dict[str, Any]
 
 #: Stage names in execution order; each is one section of ``stages:``.
 STAGE_ORDER = ("sources", "dedup", "decontaminate", "generate", "verify", "write", "card")
@@ -86,60 +82,19 @@ class GenerateConfig(StrictModel):
         return value
 
 
-def _needs_judge(model: StrictModel, judge_modes: tuple[str, ...]) -> None:
-    mode = model.mode
-    if mode in judge_modes and model.judge_teacher is None:
-        raise ValueError(
-            f"judge_teacher is required when mode is {mode!r} (a teacher name, YAML path or mapping)"
-        )
-
-
-class CodeJudgeConfig(StrictModel):
-    time_s: float = Field(6.0, gt=0, description="wall-clock limit of one test")
-    total_time_s: float = Field(60.0, gt=0, description="limit for all tests of one solution")
-    memory_mb: int = Field(1024, ge=64)
-    workers: int | None = Field(None, ge=1, description="concurrent sandboxes; None = the backend's default")
-    mode: str = Field("strict", description="output comparison mode of the execution backend")
-
-
-class MathJudgeConfig(StrictModel):
-    mode: Literal["math_verify", "judge", "math_verify_then_judge"] = "math_verify"
-    judge_teacher: TeacherSpec | None = Field(None, description="teacher config of the LLM judge")
-    workers: int = Field(1, ge=1, description="processes running Math-Verify")
-    timeout_s: int = Field(5, ge=1, description="Math-Verify parse/compare timeout per row")
-
-    @model_validator(mode="after")
-    def _judge_teacher(self) -> MathJudgeConfig:
-        _needs_judge(self, ("judge", "math_verify_then_judge"))
-        return self
-
-
-class PuzzleJudgeConfig(StrictModel):
-    mode: Literal["answer_key", "judge"] = "answer_key"
-    judge_teacher: TeacherSpec | None = None
-
-    @model_validator(mode="after")
-    def _judge_teacher(self) -> PuzzleJudgeConfig:
-        _needs_judge(self, ("judge",))
-        return self
-
-
-class ScienceJudgeConfig(StrictModel):
-    mode: Literal["pass_through", "judge"] = "pass_through"
-    judge_teacher: TeacherSpec | None = None
-
-    @model_validator(mode="after")
-    def _judge_teacher(self) -> ScienceJudgeConfig:
-        _needs_judge(self, ("judge",))
-        return self
-
-
 class VerifyConfig(StrictModel):
-    code: CodeJudgeConfig = Field(default_factory=CodeJudgeConfig)
-    math: MathJudgeConfig = Field(default_factory=MathJudgeConfig)
-    puzzle: PuzzleJudgeConfig = Field(default_factory=PuzzleJudgeConfig)
-    science: ScienceJudgeConfig = Field(default_factory=ScienceJudgeConfig)
+    """``stages.verify``: one section per registered domain (that domain's judge config model, built by
+    ``pipeline_model``), plus the settings that apply to every domain."""
+
     reject_truncated: bool = Field(True, description="an answer cut at max_tokens is never verified")
+
+    def section(self, domain: str) -> BaseModel:
+        """The config of one domain's judge."""
+        return getattr(self, domain)
+
+    def sections(self) -> dict[str, BaseModel]:
+        """Every domain's judge config, by domain name."""
+        return {name: getattr(self, name) for name in DOMAINS if name in type(self).model_fields}
 
 
 class WriteConfig(StrictModel):
@@ -174,6 +129,14 @@ class PipelineConfig(StrictModel):
 
     def stage(self, name: str) -> StrictModel:
         return getattr(self.stages, name)
+
+    def judge_teachers(self) -> dict[str, TeacherSpec]:
+        """Every judge teacher the verify stage will use, by its config field."""
+        return {
+            f"stages.verify.{name}.judge_teacher": spec
+            for name, section in self.stages.verify.sections().items()
+            if (spec := getattr(section, "judge_teacher", None)) is not None
+        }
 
     def fingerprint(self, name: str) -> str:
         """Hash of one stage's settings: a finished stage whose settings changed is run again."""
@@ -255,7 +218,7 @@ def config_from_dict(
     if base is not None:
         _resolve_paths(data, base)
     try:
-        config = PipelineConfig.model_validate(data)
+        config = pipeline_model().model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"pipeline config {source}: {format_validation_error(exc)}") from exc
     except ConfigError as exc:
@@ -264,24 +227,34 @@ def config_from_dict(
     return config
 
 
+def pipeline_model() -> type[PipelineConfig]:
+    """The config model for the domains registered now: ``stages.verify`` gets one section per domain,
+    validated by that domain's judge config model (so a domain or mode added at run time is checked
+    as strictly as the built-in ones)."""
+    return _pipeline_model(tuple((name, domain.config) for name, domain in DOMAINS.items()))
+
+
+@functools.cache
+def _pipeline_model(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[PipelineConfig]:
+    clash = [name for name, _ in sections if hasattr(VerifyConfig, name)]
+    if clash:
+        raise ConfigError(f"domain name(s) {clash} clash with a setting of stages.verify; rename the domain")
+    fields: dict[str, Any] = {name: (model, Field(default_factory=model)) for name, model in sections}
+    verify = create_model("VerifyConfig", __base__=VerifyConfig, **fields)
+    stages = create_model(
+        "StagesConfig", __base__=StagesConfig, verify=(verify, Field(default_factory=verify))
+    )
+    return create_model("PipelineConfig", __base__=PipelineConfig, stages=(stages, ...))
+
+
 def _check_teachers(config: PipelineConfig, source: str) -> None:
     """Load every teacher the run will use now, so a bad name fails before hours of work."""
     try:
         resolve_teacher(config.stages.generate.teacher, "stages.generate.teacher")
-        for section in ("math", "puzzle", "science"):
-            spec = getattr(config.stages.verify, section).judge_teacher
-            if spec is not None:
-                resolve_teacher(spec, f"stages.verify.{section}.judge_teacher")
+        for where, spec in config.judge_teachers().items():
+            resolve_teacher(spec, where)
     except ConfigError as exc:
         raise ConfigError(f"pipeline config {source}: {exc}") from exc
-
-
-def resolve_teacher(spec: TeacherSpec, where: str) -> TeacherConfig:
-    """Load a teacher spec, naming the config field when it is wrong."""
-    try:
-        return load_teacher(spec)
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
 
 
 def _abs(value: Any, base: Path) -> Any:

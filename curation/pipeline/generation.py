@@ -8,9 +8,9 @@ from typing import Any
 
 from thoughtmill.curation.errors import CurationError
 from thoughtmill.curation.generate import GenerateTraces
-from thoughtmill.curation.pipeline.config import resolve_teacher
 from thoughtmill.curation.pipeline.counts import counts_by_group, subtract, total
 from thoughtmill.curation.pipeline.stage import Stage, load_dataset_at
+from thoughtmill.curation.teachers import resolve_teacher
 
 
 class GenerateStage(Stage):

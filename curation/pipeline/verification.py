@@ -9,7 +9,6 @@ batch by batch from sorted keys and record offsets, never a Python dict or table
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,14 @@ import pyarrow.compute as pc
 from datasets.arrow_writer import ArrowWriter
 from thoughtmill.curation.datasets_io import read_batches
 from thoughtmill.curation.errors import InputError
-from thoughtmill.curation.judges import JUDGE_COLUMNS, Judgement, make_judges
+from thoughtmill.curation.judges import DOMAINS, JUDGE_COLUMNS, Judge, Judgement, JudgeResources
+from thoughtmill.curation.pipeline.config import VerifyConfig
 from thoughtmill.curation.pipeline.counts import counts_by_group, counts_per_domain, value_counts
+from thoughtmill.curation.pipeline.journal import Journal
 from thoughtmill.curation.pipeline.stage import Stage, load_dataset_at
+from thoughtmill.curation.teachers import resolve_teacher
 
 VERDICT_COLUMNS = ("verified", "verdict", "verification_detail", "verification_method")
-_JOURNAL_SCHEMA = pa.schema(
-    [("key", pa.string()), ("verified", pa.bool_()), ("verdict", pa.string()), ("method", pa.string()),
-     ("detail", pa.string()), ("retry", pa.bool_())]
-)  # fmt: skip
 _BATCH = 1000
 
 
@@ -57,105 +55,6 @@ class DomainRows:
                 row["_key"] = verification_key(row.get("id") or "", row.get("deepseek_solution") or "")
                 if row["_key"] not in self.skip:
                     yield row
-
-
-class Journal:
-    """Append-only JSONL of judgements; a half-written last line (a kill) is cut off on open."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._repair()
-        self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-
-    def _repair(self) -> None:
-        if not self.path.exists():
-            return
-        good = 0
-        with open(self.path, "rb") as f:
-            for line in f:
-                try:
-                    json.loads(line)
-                except ValueError:
-                    break
-                if not line.endswith(b"\n"):
-                    break
-                good += len(line)
-        with open(self.path, "r+b") as f:
-            f.truncate(good)
-
-    def final_keys(self) -> set[str]:
-        """Keys with a final judgement (``retry`` ones are judged again)."""
-        keys: set[str] = set()
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
-                record = json.loads(line)
-                (keys.discard if record["retry"] else keys.add)(record["key"])
-        return keys
-
-    def write(self, key: str, j: Judgement) -> None:
-        record = {"key": key, "verified": j.verified, "verdict": j.verdict, "method": j.method,
-                  "detail": j.detail_json(), "retry": j.retry}  # fmt: skip
-        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.handle.flush()
-
-    def close(self) -> None:
-        self.handle.close()
-
-    def latest(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every key with a record, sorted, and the byte offset of its latest record.
-
-        One pass over the file keeping only a key and an offset per record (no verdicts, no details):
-        the merge reads each batch's records back from those offsets.
-        """
-        parts_keys: list[np.ndarray] = [np.zeros(0, "S1")]
-        parts_offsets: list[np.ndarray] = [np.zeros(0, np.int64)]
-        keys: list[bytes] = []
-        offsets: list[int] = []
-        position = 0
-        with open(self.path, "rb") as f:
-            for line in f:
-                keys.append(_record_key(line))
-                offsets.append(position)
-                position += len(line)
-                if len(keys) >= 65_536:
-                    parts_keys.append(np.array(keys, dtype=bytes))
-                    parts_offsets.append(np.array(offsets, dtype=np.int64))
-                    keys, offsets = [], []
-        parts_keys.append(np.array(keys, dtype=bytes) if keys else np.zeros(0, "S1"))
-        parts_offsets.append(np.array(offsets, dtype=np.int64))
-        all_keys = np.concatenate(parts_keys)
-        all_offsets = np.concatenate(parts_offsets)
-        del parts_keys, parts_offsets
-        order = np.argsort(all_keys, kind="stable")  # equal keys stay in journal order
-        all_keys = all_keys[order]
-        ends = np.append(all_keys[1:] != all_keys[:-1], True) if len(all_keys) else np.zeros(0, bool)
-        return all_keys[ends], all_offsets[order[ends]]  # the latest record of each key
-
-    def records(self, offsets: np.ndarray) -> list[dict[str, Any]]:
-        """The records starting at these byte offsets, in the given order."""
-        unique, inverse = np.unique(offsets, return_inverse=True)  # read in file order
-        with open(self.path, "rb") as f:
-            read: list[dict[str, Any]] = []
-            for offset in unique.tolist():
-                f.seek(offset)
-                read.append(json.loads(f.readline()))
-        return [read[k] for k in inverse.tolist()]
-
-    def table(self) -> pa.Table:
-        """The latest judgement per key (for inspection: the merge never holds this whole table)."""
-        _, offsets = self.latest()
-        return pa.Table.from_pylist(self.records(offsets), schema=_JOURNAL_SCHEMA)
-
-
-def _record_key(line: bytes) -> bytes:
-    """The ``key`` of one journal line (written first by ``Journal.write``), without parsing the rest."""
-    prefix = b'{"key": "'
-    if line.startswith(prefix):
-        end = line.find(b'"', len(prefix))
-        if end > 0 and b"\\" not in line[len(prefix) : end]:
-            return line[len(prefix) : end]
-    return str(json.loads(line)["key"]).encode()
 
 
 class VerifyStage(Stage):
@@ -259,10 +158,21 @@ class VerifyStage(Stage):
         return datasets.Dataset.from_file(str(target))
 
 
+def make_judges(config: VerifyConfig, *, cache_root: Path, work_dir: Path) -> dict[str, Judge]:
+    """One judge per registered domain, with its judge teacher loaded when its config names one."""
+    judges: dict[str, Judge] = {}
+    for name, section in config.sections().items():
+        spec = getattr(section, "judge_teacher", None)
+        teacher = resolve_teacher(spec, f"stages.verify.{name}.judge_teacher") if spec is not None else None
+        resources = JudgeResources(teacher=teacher, cache_root=cache_root, work_dir=work_dir)
+        judges[name] = DOMAINS[name].judge.build(section, resources)
+    return judges
+
+
 def _unknown_domain(rows: DomainRows, domain: str) -> Iterator[tuple[str, Judgement]]:
     for row in rows:
         detail = {
             "row": row.get("id"),
-            "error": f"no judge for domain {domain!r} (expected code, math, science, puzzle)",
+            "error": f"no judge for domain {domain!r} (registered: {', '.join(DOMAINS)})",
         }
         yield row["_key"], Judgement(False, "unknown_domain", "none", detail)

@@ -16,7 +16,8 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 from thoughtmill.curation.errors import InputError
-from thoughtmill.curation.schema import DOMAINS, PROBLEM_COLUMNS, problem_id
+from thoughtmill.curation.judges.registry import DOMAINS
+from thoughtmill.curation.schema import PROBLEM_COLUMNS, problem_id
 from thoughtmill.curation.sources.arrow import arrow_column
 from thoughtmill.curation.sources.local import read_local
 

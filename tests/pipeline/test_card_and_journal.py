@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from thoughtmill.curation.card import render_card, stage_table
 from thoughtmill.curation.judges.base import Judgement
-from thoughtmill.curation.pipeline.verification import Journal
+from thoughtmill.curation.pipeline.journal import Journal
 
 SUMMARIES = {
     "sources": {"counts": {"math": {"numina_math": 10}, "code": {"taco": 4, "apps": 2}},

@@ -5,16 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from thoughtmill.curation.judges.code import CodeJudge, extract_code
-from thoughtmill.curation.judges.math import MathJudge, math_verify_one
-from thoughtmill.curation.judges.puzzle import PuzzleJudge, extract_choice
-from thoughtmill.curation.judges.science import ScienceJudge
-from thoughtmill.curation.pipeline.config import (
-    CodeJudgeConfig,
-    MathJudgeConfig,
-    PuzzleJudgeConfig,
-    ScienceJudgeConfig,
-)
+from thoughtmill.curation.judges.code import CodeJudge, CodeJudgeConfig, extract_code
+from thoughtmill.curation.judges.math import MathJudge, MathJudgeConfig, math_verify_one
+from thoughtmill.curation.judges.puzzle import PuzzleJudge, PuzzleJudgeConfig, extract_choice
+from thoughtmill.curation.judges.science import ScienceJudge, ScienceJudgeConfig
 from thoughtmill.curation.testing.fake_teacher import FakeTeacher
 
 TESTS = json.dumps({"inputs": ["2 3\n", "10 -4\n"], "outputs": ["5\n", "6\n"]})

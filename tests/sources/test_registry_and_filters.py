@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from thoughtmill.curation.errors import ConfigError
-from thoughtmill.curation.schema import DOMAINS, PROBLEM_COLUMNS
+from thoughtmill.curation.judges.registry import DOMAINS
+from thoughtmill.curation.schema import PROBLEM_COLUMNS
 from thoughtmill.curation.sources import SOURCES, load_source
 from thoughtmill.curation.sources.filters import (
     boxed_answers,
