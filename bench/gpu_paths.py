@@ -13,6 +13,7 @@ and small sizes, which is how this script was checked on a machine without a GPU
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import threading
@@ -177,18 +178,31 @@ def path_offline(a: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def load(backend: Any) -> None:
+    """Start (load the model) and close: an offline backend keeps its model for the next run."""
+    await backend.start()
+    await backend.close()
+
+
 def path_eval(a: argparse.Namespace) -> dict[str, Any]:
     """The evaluator's vLLM backend on AIME-style questions; re-scoring must give the same numbers."""
-    from thoughtmill.eval.backends.vllm_offline import VLLMModel
+    from thoughtmill.eval.backends import make_model
     from thoughtmill.eval.runner import evaluate, rescore
 
-    model = VLLMModel(a.model, name="bench-model", **engine_kwargs(a.device, a.max_model_len))
+    model = make_model(
+        "vllm",
+        a.model,
+        name="bench-model",
+        working_dir=a.out / "eval-engine",
+        progress=False,
+        vllm=engine_kwargs(a.device, a.max_model_len),
+    )
     fixture = a.out / "aime_bench.jsonl"  # the fixture's questions, cycled to n generations in all
     base = [json.loads(line) for line in a.fixture.read_text().splitlines() if line.strip()]
     questions = max(1, a.n // a.repeats)
     fixture.write_text("".join(json.dumps({**base[i % len(base)], "id": i}) + "\n" for i in range(questions)))
     load_started = time.perf_counter()
-    model._local()  # load the engine first, so the figures measure generation, not start-up
+    asyncio.run(load(model.backend))  # load the engine first, so the figures measure generation
     load_s = time.perf_counter() - load_started
     started = time.perf_counter()
     results, _ = evaluate(

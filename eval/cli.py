@@ -2,6 +2,7 @@
 
     thoughtmill eval --model Qwen/Qwen2.5-7B-Instruct --tasks AIME24,MATH500 --backend vllm --tp 2
     thoughtmill eval --model my-model --backend openai --base-url http://localhost:8000/v1 --tasks GPQADiamond
+    thoughtmill eval --teacher-config my-teacher.yaml --tasks MATH500      # any registered provider
     thoughtmill eval rescore eval_results/my-model
 
 The lead mounts ``app`` under the top-level command (``app.add_typer(eval_app, name="eval")``).
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import yaml
 from thoughtmill.eval.benchmarks import TASKS, task_class
+from thoughtmill.eval.errors import EvalError
 
 app = typer.Typer(
     help="Evaluate models the way Evalchemy does (AIME24/25, AMC23, MATH500, GPQA-Diamond, LiveCodeBench).",
@@ -58,6 +61,31 @@ def parse_shard(spec: str) -> tuple[int, int]:
     return shard
 
 
+def parse_settings(items: list[str]) -> dict[str, Any]:
+    """``--set a.b=value`` items -> {"a.b": YAML-parsed value}."""
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--set expects KEY=VALUE, got {item!r}", param_hint="--set")
+        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+    return out
+
+
+def _teacher_file(spec: str, overrides: dict[str, Any]) -> Any:
+    """A teacher YAML (path or bundled name) with the command line's keys applied on top."""
+    from thoughtmill.curation.engine.config import TeacherConfig, load_teacher, set_dotted
+    from thoughtmill.curation.errors import ConfigError
+
+    try:
+        data = load_teacher(spec).model_dump()
+        for key, value in overrides.items():
+            set_dotted(data, key, value)
+        return TeacherConfig.from_dict(data, source=spec)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--teacher-config") from exc
+
+
 def _lcb_limits(timeout: float | None) -> Any:
     if timeout is None:
         return None
@@ -74,10 +102,11 @@ def evaluate_command(
     ),
     tasks: str = typer.Option("AIME24,AIME25,AMC23,MATH500,GPQADiamond,LiveCodeBench", "--tasks", "-t"),
     backend: str = typer.Option(
-        "vllm",
+        None,
         "--backend",
         "-b",
-        help="vllm | openai | transformers | replay (--model is then a JSONL of recorded answers)",
+        help="a teacher provider (vllm, openai, replay: --model is then a JSONL of recorded answers, or one "
+        "your code registered) or transformers; default vllm, or the provider of --teacher-config",
     ),
     output: Path = typer.Option(
         Path("eval_results"), "--output", "-o", help="results root (<output>/<model>/...)"
@@ -105,16 +134,21 @@ def evaluate_command(
     lcb_timeout: float = typer.Option(None, "--lcb-timeout", help="per-test time limit in seconds"),
     shard: str = typer.Option("0/1", "--shard", help="I/N: generate only every N-th request starting at I"),
     generate_only: bool = typer.Option(False, "--generate-only", help="save generations, do not score"),
+    teacher_config: str = typer.Option(
+        None, "--teacher-config", help="a teacher YAML (path or bundled name) of any provider"
+    ),
+    settings: list[str] = typer.Option(
+        [], "--set", help="KEY=VALUE teacher-config key for any provider (dotted: vllm.enforce_eager=true)"
+    ),
     base_url: list[str] = typer.Option([], "--base-url", help="openai: server URL (repeat for replicas)"),
     api_key_env: str = typer.Option(None, "--api-key-env", help="openai: env var holding the API key"),
-    teacher_config: Path = typer.Option(None, "--teacher-config", help="openai: a TeacherConfig YAML"),
-    max_concurrency: int = typer.Option(64, "--max-concurrency"),
+    max_concurrency: int = typer.Option(None, "--max-concurrency"),
     requests_per_minute: float = typer.Option(None, "--requests-per-minute"),
-    tp: int = typer.Option(1, "--tp", help="vllm: tensor parallel size"),
-    dp: int = typer.Option(1, "--dp", help="vllm: data parallel size"),
+    tp: int = typer.Option(None, "--tp", help="vllm: tensor parallel size (default 1)"),
+    dp: int = typer.Option(None, "--dp", help="vllm: data parallel size (default 1)"),
     max_model_len: int = typer.Option(None, "--max-model-len"),
-    gpu_memory_utilization: float = typer.Option(0.9, "--gpu-memory-utilization"),
-    dtype: str = typer.Option("auto", "--dtype"),
+    gpu_memory_utilization: float = typer.Option(None, "--gpu-memory-utilization", help="vllm (default 0.9)"),
+    dtype: str = typer.Option(None, "--dtype", help="vllm, transformers (default auto)"),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
     batch_size: int = typer.Option(8, "--batch-size", help="transformers: prompts per forward pass"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
@@ -125,51 +159,43 @@ def evaluate_command(
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    if not model:
-        raise typer.BadParameter("--model is required", param_hint="--model")
+    if not model and not teacher_config:
+        raise typer.BadParameter("--model is required (or --teacher-config)", param_hint="--model")
     from thoughtmill.eval.backends import make_model
     from thoughtmill.eval.results import print_summary, sanitize_model_name
     from thoughtmill.eval.runner import evaluate
 
     task_list = parse_tasks(tasks)
-    label = model_name or model
-    if backend == "openai":
-        if teacher_config:
-            from thoughtmill.curation import TeacherConfig
-
-            options: dict[str, Any] = {"teacher": TeacherConfig.from_yaml(teacher_config), "name": label}
-        else:
-            options = {
-                "base_urls": base_url,
-                "api_key_env": api_key_env,
-                "max_concurrency": max_concurrency,
-                "requests_per_minute": requests_per_minute,
-                "name": label,
-            }
-        working_dir = output / sanitize_model_name(label) / "engine"
-        llm = make_model("openai", model, working_dir=working_dir, **options)
-    elif backend == "vllm":
-        engine = {
-            "dtype": dtype,
-            "gpu_memory_utilization": gpu_memory_utilization,
+    flags = {
+        "base_urls": base_url or None,
+        "api_key_env": api_key_env,
+        "max_concurrency": max_concurrency,
+        "requests_per_minute": requests_per_minute,
+        "vllm.tensor_parallel_size": tp,
+        "data_parallel_size": dp,
+        "vllm.max_model_len": max_model_len,
+        "vllm.gpu_memory_utilization": gpu_memory_utilization,
+        "vllm.dtype": dtype,
+        "vllm.trust_remote_code": trust_remote_code or None,
+    }
+    overrides = {key: value for key, value in flags.items() if value is not None}
+    overrides.update(parse_settings(settings))
+    teacher = _teacher_file(teacher_config, overrides) if teacher_config else None
+    backend = backend or (teacher.provider if teacher else "vllm")
+    label = model_name or model or (teacher.model if teacher else "")
+    if backend == "transformers":
+        options: dict[str, Any] = {
+            "dtype": dtype or "auto",
+            "batch_size": batch_size,
             "trust_remote_code": trust_remote_code,
         }
-        if max_model_len:
-            engine["max_model_len"] = max_model_len
-        llm = make_model("vllm", model, tensor_parallel_size=tp, data_parallel_size=dp, name=label, **engine)
-    elif backend == "transformers":
-        llm = make_model(
-            "transformers",
-            model,
-            dtype=dtype,
-            batch_size=batch_size,
-            trust_remote_code=trust_remote_code,
-            name=label,
-        )
-    elif backend == "replay":
-        llm = make_model("replay", model, name=label)
     else:
-        raise typer.BadParameter(f"unknown backend {backend!r}", param_hint="--backend")
+        options = {"working_dir": output / sanitize_model_name(label) / "engine"}
+        options.update({"teacher": teacher} if teacher else overrides)
+    try:
+        llm = make_model(backend, model or "", name=label, **options)
+    except EvalError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--backend") from exc
     task_options = {
         "repeats": repeats,
         "seed": seed,

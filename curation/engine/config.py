@@ -6,24 +6,20 @@ that holds the API key, never the key itself, so configs can be committed and sh
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, model_serializer, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from thoughtmill.curation.engine.backends.base import ProviderSettings
+from thoughtmill.curation.engine.providers import DEFAULT_PROVIDER, Provider, get_provider, provider_names
+from thoughtmill.curation.engine.strict import StrictModel
 from thoughtmill.curation.errors import ConfigError
 
 from thoughtmill.resources import bundled_config
 
-Provider = Literal["openai", "vllm", "replay"]
-
-
-class StrictModel(BaseModel):
-    """Base for config models: unknown keys are errors, not silently ignored typos."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+__all__ = ["Pricing", "RetryConfig", "StrictModel", "TeacherConfig", "load_teacher"]
 
 
 class Pricing(StrictModel):
@@ -49,24 +45,18 @@ class RetryConfig(StrictModel):
     )
 
 
-class ReplayConfig(StrictModel):
-    """Where recorded responses come from, for the replay backend."""
-
-    path: str
-    key_column: str = Field("prompt", description="column holding the text a request is matched on")
-    content_column: str = "content"
-    reasoning_column: str | None = "reasoning_content"
-    finish_reason_column: str | None = None
-
-
 class TeacherConfig(StrictModel):
-    """One teacher model and how to talk to it."""
+    """One teacher model and how to talk to it.
+
+    The keys below are common to every provider; the others in a teacher YAML (``base_urls``,
+    ``vllm:``, ``replay:``, ...) belong to the provider named by ``provider`` and are validated by its
+    settings model (``curation.engine.providers``), then kept in ``settings``. Dumping the config
+    puts them back at the top level, so a dump loads again as the same teacher.
+    """
 
     name: str | None = Field(None, description="a label for logs; defaults to the model id")
-    provider: Provider = "openai"
+    provider: str = Field(DEFAULT_PROVIDER, description="a registered provider: openai, vllm, replay, ...")
     model: str
-    base_urls: list[str] = Field(default_factory=list, description="one or more replicas of one endpoint")
-    api_key_env: str | None = Field(None, description="name of the environment variable holding the key")
     generation: dict[str, Any] = Field(
         default_factory=dict, description="temperature, max_tokens, top_p, ..."
     )
@@ -74,7 +64,6 @@ class TeacherConfig(StrictModel):
     tokens_per_minute: float | None = Field(None, gt=0)
     max_concurrency: int = Field(64, ge=1)
     timeout_s: float = Field(1800.0, gt=0, description="one request, connect to last byte")
-    connect_timeout_s: float = Field(30.0, gt=0)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     pricing: Pricing = Field(default_factory=Pricing)
     structured_output: Literal["json_schema", "json_object", "prompt"] = Field(
@@ -91,53 +80,62 @@ class TeacherConfig(StrictModel):
         None,
         description="share cached answers across endpoints; default: the endpoint identity is in the key",
     )
-    extra_headers: dict[str, str] = Field(default_factory=dict)
-    replay: ReplayConfig | None = None
-    vllm: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for vllm.LLM (offline)")
+    settings: SerializeAsAny[ProviderSettings] = Field(
+        default_factory=ProviderSettings,
+        description="the provider's own keys, validated by its settings model (written flat in YAML)",
+    )
 
-    @field_validator("base_urls")
+    @model_validator(mode="wrap")
     @classmethod
-    def _strip_slashes(cls, urls: list[str]) -> list[str]:
-        return [u.rstrip("/") for u in urls]
+    def _provider_settings(cls, data: Any, handler: Any) -> TeacherConfig:
+        """Hand the keys that are not common to the provider's settings model; report all errors."""
+        if not isinstance(data, dict) or isinstance(data.get("settings"), ProviderSettings):
+            return handler(data)
+        common = {k: v for k, v in data.items() if k in cls.model_fields and k != "settings"}
+        own = {k: v for k, v in data.items() if k not in cls.model_fields}
+        if isinstance(data.get("settings"), dict):
+            own = {**data["settings"], **own}
+        errors: list[InitErrorDetails] = []
+        name = common.get("provider", DEFAULT_PROVIDER)
+        try:
+            provider = get_provider(name)
+        except ValueError as exc:
+            errors.append(_error(("provider",), name, str(exc)))
+            provider = None
+        if provider is not None:
+            clash = set(provider.settings.model_fields) & set(cls.model_fields)
+            if clash:
+                raise ValueError(f"provider {name!r}: settings reuse common teacher keys {sorted(clash)}")
+            try:
+                common["settings"] = provider.settings.model_validate(own)
+            except ValidationError as exc:
+                errors.extend(_as_details(exc, provider))
+        else:
+            common["settings"] = ProviderSettings()
+        try:
+            config = handler(common)
+        except ValidationError as exc:
+            errors = _as_details(exc) + errors
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        return config
 
-    @model_validator(mode="after")
-    def _provider_needs(self) -> TeacherConfig:
-        if self.provider == "openai" and not self.base_urls:
-            raise ValueError("provider 'openai' needs base_urls (e.g. ['https://api.deepseek.com/v1'])")
-        if self.provider == "replay" and self.replay is None:
-            raise ValueError("provider 'replay' needs a 'replay:' section with the recorded file's path")
-        return self
+    @model_serializer(mode="wrap")
+    def _flat(self, handler: Any) -> dict[str, Any]:
+        """The provider's keys back at the top level: the shape a user writes."""
+        data = handler(self)
+        settings = data.pop("settings", None) or {}
+        return {**data, **settings}
 
     @property
     def label(self) -> str:
         return self.name or self.model
 
-    def api_key(self) -> str | None:
-        """Read the key from the environment at call time; it is never stored on the config."""
-        if not self.api_key_env:
-            return None
-        key = os.environ.get(self.api_key_env)
-        if not key:
-            raise ConfigError(
-                f"teacher '{self.label}': environment variable {self.api_key_env} is not set "
-                f"(it should hold the API key for {self.base_urls[0] if self.base_urls else self.provider})"
-            )
-        return key
-
     def endpoint_identity(self) -> str:
         """What distinguishes this endpoint in cache keys (replicas of one teacher share it)."""
         if self.cache_namespace:
             return f"ns:{self.cache_namespace}"
-        if self.provider == "openai":
-            return "openai:" + ",".join(sorted(self.base_urls))
-        if self.provider == "replay" and self.replay is not None:
-            # another recording, or the same file re-recorded, must not be served from old entries
-            path = Path(self.replay.path).resolve()
-            stat = path.stat() if path.exists() else None
-            version = f"{stat.st_size}:{stat.st_mtime_ns}" if stat else "missing"
-            return f"replay:{path}:{version}"
-        # offline vLLM: engine arguments such as dtype or max_model_len can change the answers
-        return f"{self.provider}:{json.dumps(self.vllm, sort_keys=True)}"
+        return f"{self.provider}:{self.settings.endpoint_identity()}"
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> TeacherConfig:
@@ -159,6 +157,33 @@ class TeacherConfig(StrictModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(f"teacher config {source}: {format_validation_error(exc)}") from exc
+
+
+def _error(loc: tuple[str | int, ...], value: Any, message: str) -> InitErrorDetails:
+    return {"type": PydanticCustomError("provider", message), "loc": loc, "input": value}
+
+
+def _as_details(exc: ValidationError, provider: Provider | None = None) -> list[InitErrorDetails]:
+    """A caught validation error's problems, ready to be raised again with others. An unknown key
+    among a provider's settings names the keys that provider takes and the other providers."""
+    details: list[InitErrorDetails] = []
+    for err in exc.errors():
+        if provider is not None and err["type"] == "extra_forbidden":
+            others = [n for n in provider_names() if n != provider.name]
+            message = (
+                f"unknown key (check the spelling; provider '{provider.name}' takes "
+                f"{', '.join(provider.settings.model_fields) or 'no keys'} besides the common teacher keys; "
+                f"other providers: {', '.join(others) or 'none'})"
+            )
+            details.append(_error(err["loc"], err["input"], message))
+        elif err["type"] in ("value_error", "assertion_error", "provider"):
+            message = str(err.get("ctx", {}).get("error", err["msg"]))
+            details.append(_error(err["loc"], err["input"], message))
+        else:
+            details.append(
+                {"type": err["type"], "loc": err["loc"], "input": err["input"], "ctx": err.get("ctx", {})}
+            )
+    return details
 
 
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import datasets
-from thoughtmill.curation.engine.backends import Backend, make_backend
+from thoughtmill.curation.engine.backends import Backend
 from thoughtmill.curation.engine.cache import CacheWriter, ResponseCache
 from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.engine.errors import RequestFailed, RetryableError, RunStopped, failure_kind
@@ -37,6 +37,7 @@ from thoughtmill.curation.engine.feed import BuildFn, RowFeed
 from thoughtmill.curation.engine.host import long_lived_objects_frozen, run_blocking
 from thoughtmill.curation.engine.outcomes import HandleFn, Outcomes
 from thoughtmill.curation.engine.progress import Progress, RunStats
+from thoughtmill.curation.engine.providers import make_backend
 from thoughtmill.curation.engine.request import Request, Response
 from thoughtmill.curation.engine.run_files import RunPaths, RunRecords, write_summary
 from thoughtmill.curation.engine.sender import Sender, ValidateFn

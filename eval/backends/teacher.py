@@ -1,8 +1,10 @@
-"""Any OpenAI-compatible server, through thoughtmill's engine (cached, resumable, rate-limited).
+"""A model under evaluation reached as a teacher, through thoughtmill's engine (cached, resumable).
 
-Each request becomes one engine row; its seed, temperature, top_p and token budget go through
-``generation_params`` so every repeat is a distinct, cached call. Re-running after an interruption
-replays finished calls from the engine's cache in ``working_dir``.
+Any registered provider works: an OpenAI-compatible server, offline vLLM, a replay of recorded
+answers, or one registered by your own code. Each request becomes one engine row; its seed,
+temperature, top_p and token budget go through ``generation_params`` so every repeat is a distinct,
+cached call. Re-running after an interruption replays finished calls from the engine's cache in
+``working_dir``.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from thoughtmill.eval.errors import BackendError
+from thoughtmill.curation.engine.backends import Backend
+from thoughtmill.curation.engine.llm import LLM
+from thoughtmill.curation.engine.providers import make_backend
 from thoughtmill.eval.outputs import request_hash
 from thoughtmill.eval.types import Generation, GenerationRequest
+
+if TYPE_CHECKING:
+    from thoughtmill.curation.engine.config import TeacherConfig
 
 
 def _usage(usage: Any, name: str) -> int | None:
@@ -25,63 +32,69 @@ def _usage(usage: Any, name: str) -> int | None:
     return int(value) if value is not None else None
 
 
-class OpenAIModel:
-    """A served model behind the engine; ``config`` is a ``curation.TeacherConfig``."""
+class EvalGeneration(LLM):
+    """Messages and sampling come ready-made in the row; the answer is kept verbatim."""
+
+    def prompt(self, row: dict[str, Any]) -> list[dict[str, str]]:
+        return json.loads(row["messages"])
+
+    def generation_params(self, row: dict[str, Any]) -> dict[str, Any]:
+        params = {
+            "temperature": row["temperature"],
+            "top_p": row["top_p"],
+            "max_tokens": row["max_tokens"],
+        }
+        if row["seed"] is not None:
+            params["seed"] = row["seed"]
+        return params
+
+    def parse(self, row: dict[str, Any], response: Any) -> dict[str, Any]:
+        usage = getattr(response, "usage", None)
+        return {
+            "key": row["key"],
+            "content": response.content or "",
+            "reasoning_content": getattr(response, "reasoning_content", None),
+            "finish_reason": getattr(response, "finish_reason", None),
+            "prompt_tokens": _usage(usage, "prompt_tokens"),
+            "completion_tokens": _usage(usage, "completion_tokens"),
+        }
+
+
+class TeacherModel:
+    """A model behind the engine; ``config`` is a ``curation.TeacherConfig`` of any provider."""
 
     def __init__(
-        self, config: Any, working_dir: str | Path, name: str | None = None, progress: bool = True
+        self, config: TeacherConfig, working_dir: str | Path, name: str | None = None, progress: bool = True
     ) -> None:
         self.config = config
         self.working_dir = Path(working_dir)
         self.name = name or config.model
         self.progress = progress
+        self._backend: Backend | None = None
+
+    @property
+    def backend(self) -> Backend:
+        """One backend for every task of a run, so an offline model is loaded once, not per task."""
+        if self._backend is None:
+            self._backend = make_backend(self.config)
+        return self._backend
 
     def describe(self) -> dict[str, Any]:
         return {
-            "backend": "openai",
+            "backend": self.config.provider,
             "model": self.config.model,
-            "base_urls": list(self.config.base_urls),
+            **self.config.settings.describe(),
             "max_concurrency": self.config.max_concurrency,
             "requests_per_minute": self.config.requests_per_minute,
         }
 
-    def _generator(self, run_name: str) -> Any:
-        try:
-            from thoughtmill.curation import LLM
-        except ImportError as exc:
-            raise BackendError(
-                f"the openai backend needs thoughtmill's engine (curation.LLM): {exc}"
-            ) from exc
-
-        class EvalGeneration(LLM):
-            """Messages and sampling come ready-made in the row; the answer is kept verbatim."""
-
-            def prompt(self, row: dict[str, Any]) -> list[dict[str, str]]:
-                return json.loads(row["messages"])
-
-            def generation_params(self, row: dict[str, Any]) -> dict[str, Any]:
-                params = {
-                    "temperature": row["temperature"],
-                    "top_p": row["top_p"],
-                    "max_tokens": row["max_tokens"],
-                }
-                if row["seed"] is not None:
-                    params["seed"] = row["seed"]
-                return params
-
-            def parse(self, row: dict[str, Any], response: Any) -> dict[str, Any]:
-                usage = getattr(response, "usage", None)
-                return {
-                    "key": row["key"],
-                    "content": response.content or "",
-                    "reasoning_content": getattr(response, "reasoning_content", None),
-                    "finish_reason": getattr(response, "finish_reason", None),
-                    "prompt_tokens": _usage(usage, "prompt_tokens"),
-                    "completion_tokens": _usage(usage, "completion_tokens"),
-                }
-
+    def _generator(self, run_name: str) -> EvalGeneration:
         return EvalGeneration(
-            self.config, working_dir=self.working_dir, name=run_name, progress=self.progress
+            self.config,
+            working_dir=self.working_dir,
+            name=run_name,
+            progress=self.progress,
+            backend=self.backend,
         )
 
     def generate(

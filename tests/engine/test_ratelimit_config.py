@@ -103,7 +103,7 @@ def test_heuristic_token_estimate_is_documented_ratio():
 
 def test_bundled_teachers_load_and_swap_by_name():
     r1 = load_teacher("deepseek-r1")
-    assert r1.model == "deepseek-reasoner" and r1.api_key_env == "DEEPSEEK_API_KEY"
+    assert r1.model == "deepseek-reasoner" and r1.settings.api_key_env == "DEEPSEEK_API_KEY"
     assert load_teacher("local-vllm-server").cache_namespace
     assert load_teacher("vllm-offline").provider == "vllm"
 
@@ -113,7 +113,7 @@ def test_yaml_with_overrides(tmp_path):
     path.write_text("provider: openai\nmodel: m\nbase_urls: [http://h/v1/]\ngeneration: {temperature: 0.6}\n")
     teacher = TeacherConfig.from_yaml(path, {"generation.temperature": 0.2, "max_concurrency": 5})
     assert teacher.generation == {"temperature": 0.2} and teacher.max_concurrency == 5
-    assert teacher.base_urls == ["http://h/v1"]
+    assert teacher.settings.base_urls == ["http://h/v1"]
 
 
 @pytest.mark.parametrize(

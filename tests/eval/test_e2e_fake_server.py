@@ -25,12 +25,12 @@ def server(data_dir: Path):
 
 def test_two_benchmarks_against_fake_server(tmp_path: Path, data_dir: Path, server) -> None:
     from thoughtmill.curation import TeacherConfig
-    from thoughtmill.eval.backends.openai_engine import OpenAIModel
+    from thoughtmill.eval.backends.teacher import TeacherModel
     from thoughtmill.eval.runner import evaluate, rescore
 
     teacher, base_url = server
     config = TeacherConfig(provider="openai", model="fake-reasoner", base_urls=[base_url], max_concurrency=4)
-    model = OpenAIModel(config, working_dir=tmp_path / "engine", progress=False)
+    model = TeacherModel(config, working_dir=tmp_path / "engine", progress=False)
     results, path = evaluate(
         model,
         ["AIME24", "MATH500"],

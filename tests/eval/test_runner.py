@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 import pytest
-from thoughtmill.eval.backends.replay import ReplayModel
+from thoughtmill.eval.backends import make_model
 from thoughtmill.eval.cli import app
 from thoughtmill.eval.errors import OutputsError
 from thoughtmill.eval.runner import evaluate, rescore
@@ -18,8 +18,13 @@ from typer.testing import CliRunner
 AIME_STDERR = (1 / 6) / math.sqrt(2)
 
 
+def replay_model(script: Path, name: str, work: Path):
+    """Recorded answers from a fake-teacher script, through the engine's replay provider."""
+    return make_model("replay", str(script), name=name, working_dir=work / "engine", progress=False)
+
+
 def _run(data_dir: Path, out: Path, script: Path | None = None, **kw):
-    model = ReplayModel(script or data_dir / "fake_teacher_script.jsonl", name="org/replayed-model")
+    model = replay_model(script or data_dir / "fake_teacher_script.jsonl", "org/replayed-model", out)
     return evaluate(
         model,
         ["AIME24", "MATH500"],
@@ -63,7 +68,7 @@ def test_interrupted_run_resumes_and_sharding(tmp_path: Path, data_dir: Path) ->
     with pytest.raises(OutputsError, match=r"MATH500: 1 of 4 generations are missing"):
         _run(data_dir, tmp_path / "out", script=partial)
     # second run with the full script generates only what is missing
-    model = ReplayModel(data_dir / "fake_teacher_script.jsonl", name="org/replayed-model")
+    model = replay_model(data_dir / "fake_teacher_script.jsonl", "org/replayed-model", tmp_path)
     seen = []
     original = model.generate
     model.generate = lambda reqs: (seen.extend(r.key for r in reqs), original(reqs))[1]
@@ -79,7 +84,7 @@ def test_interrupted_run_resumes_and_sharding(tmp_path: Path, data_dir: Path) ->
     # shards write their own files and are scored together
     for index in (0, 1):
         assert evaluate(
-            ReplayModel(data_dir / "fake_teacher_script.jsonl", name="m"),
+            replay_model(data_dir / "fake_teacher_script.jsonl", "m", tmp_path),
             ["MATH500"],
             output=tmp_path / "sharded",
             data_paths={"MATH500": str(data_dir / "math500.jsonl")},
@@ -92,7 +97,7 @@ def test_interrupted_run_resumes_and_sharding(tmp_path: Path, data_dir: Path) ->
 
 
 def test_changed_prompt_is_not_scored_with_stale_answers(tmp_path: Path, data_dir: Path) -> None:
-    model = ReplayModel(data_dir / "fake_teacher_script.jsonl", name="m")
+    model = replay_model(data_dir / "fake_teacher_script.jsonl", "m", tmp_path)
     evaluate(model, ["MATH500"], output=tmp_path, data_paths={"MATH500": str(data_dir / "math500.jsonl")})
     calls = []
     original = model.generate

@@ -1,26 +1,11 @@
-"""Teacher backends, chosen by ``TeacherConfig.provider``."""
+"""Teacher backends, one module per provider (its settings model and its backend).
+
+Which backend a teacher uses is looked up by ``TeacherConfig.provider`` in
+``curation.engine.providers``, where the built-in providers are registered.
+"""
 
 from __future__ import annotations
 
-from thoughtmill.curation.engine.backends.base import Backend
-from thoughtmill.curation.engine.config import TeacherConfig
+from thoughtmill.curation.engine.backends.base import Backend, ProviderSettings
 
-
-def make_backend(config: TeacherConfig) -> Backend:
-    """Build the backend a teacher config names (heavy ones imported only when chosen)."""
-    if config.provider == "openai":
-        from thoughtmill.curation.engine.backends.openai_http import OpenAIBackend
-
-        return OpenAIBackend(config)
-    if config.provider == "replay":
-        from thoughtmill.curation.engine.backends.replay import ReplayBackend
-
-        return ReplayBackend(config)
-    if config.provider == "vllm":
-        from thoughtmill.curation.engine.backends.vllm_offline import VLLMOfflineBackend
-
-        return VLLMOfflineBackend(config)
-    raise ValueError(f"unknown provider {config.provider!r}")
-
-
-__all__ = ["Backend", "make_backend"]
+__all__ = ["Backend", "ProviderSettings"]

@@ -1,13 +1,36 @@
-"""What every teacher backend provides: send one canonical request, get one response."""
+"""What every teacher provider supplies: its settings model and a backend that answers requests."""
 
 from __future__ import annotations
 
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.engine.request import Request, Response
+from thoughtmill.curation.engine.strict import StrictModel
+
+if TYPE_CHECKING:
+    from thoughtmill.curation.engine.config import TeacherConfig
+
+
+class ProviderSettings(StrictModel):
+    """The keys of a teacher YAML that only one provider understands, validated by that provider.
+
+    They sit at the top level of the YAML beside the common keys (``model``, ``generation``, ...); a
+    provider's field name must not reuse a common key.
+    """
+
+    def endpoint_identity(self) -> str:
+        """What, besides the provider name, can change the answers (part of every cache key).
+
+        The default is every setting; override to leave out what cannot change an answer."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+    def describe(self) -> dict[str, Any]:
+        """Settings worth recording with results (the evaluator's ``model_args``); no secrets."""
+        return {}
 
 
 class Backend(ABC):

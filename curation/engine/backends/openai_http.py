@@ -10,20 +10,61 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
-from thoughtmill.curation.engine.backends.base import Backend
-from thoughtmill.curation.engine.config import TeacherConfig
+from pydantic import Field, field_validator
+from thoughtmill.curation.engine.backends.base import Backend, ProviderSettings
 from thoughtmill.curation.engine.errors import AuthenticationError, RateLimited, RequestFailed, RetryableError
 from thoughtmill.curation.engine.ratelimit import retry_after_seconds
 from thoughtmill.curation.engine.request import Request, Response, Usage
+from thoughtmill.curation.errors import ConfigError
+
+if TYPE_CHECKING:
+    from thoughtmill.curation.engine.config import TeacherConfig
 
 _DOWN_SECONDS = 10.0  # how long a replica that refused a connection is avoided
 _EXCERPT = 300
+
+
+class OpenAISettings(ProviderSettings):
+    """Where an OpenAI-compatible endpoint lives and how to authenticate to it."""
+
+    base_urls: list[str] = Field(
+        default_factory=list, validate_default=True, description="one or more replicas of one endpoint"
+    )
+    api_key_env: str | None = Field(None, description="name of the environment variable holding the key")
+    connect_timeout_s: float = Field(30.0, gt=0)
+    extra_headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("base_urls")
+    @classmethod
+    def _needs_urls(cls, urls: list[str]) -> list[str]:
+        if not urls:
+            raise ValueError("provider 'openai' needs base_urls (e.g. ['https://api.deepseek.com/v1'])")
+        return [u.rstrip("/") for u in urls]
+
+    def endpoint_identity(self) -> str:
+        return ",".join(sorted(self.base_urls))
+
+    def describe(self) -> dict[str, Any]:
+        return {"base_urls": list(self.base_urls)}
+
+    def api_key(self, label: str) -> str | None:
+        """Read the key from the environment at call time; it is never stored on the config."""
+        if not self.api_key_env:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise ConfigError(
+                f"teacher '{label}': environment variable {self.api_key_env} is not set "
+                f"(it should hold the API key for {self.base_urls[0]})"
+            )
+        return key
 
 
 @dataclass
@@ -44,7 +85,8 @@ class OpenAIBackend(Backend):
 
     def __init__(self, config: TeacherConfig) -> None:
         super().__init__(config)
-        self.replicas = [Replica(url) for url in config.base_urls]
+        self.settings = cast(OpenAISettings, config.settings)
+        self.replicas = [Replica(url) for url in self.settings.base_urls]
         self._session: aiohttp.ClientSession | None = None
         self._headers_callback: Callable[[Mapping[str, str]], None] | None = None
         self._headers: dict[str, str] = {}
@@ -53,12 +95,12 @@ class OpenAIBackend(Backend):
         self._headers_callback = callback
 
     async def start(self) -> None:
-        key = self.config.api_key()  # read now: fail before sending anything if it is missing
-        self._headers = {"Content-Type": "application/json", **self.config.extra_headers}
+        key = self.settings.api_key(self.config.label)  # read now: fail before sending anything if missing
+        self._headers = {"Content-Type": "application/json", **self.settings.extra_headers}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         timeout = aiohttp.ClientTimeout(
-            total=self.config.timeout_s, sock_connect=self.config.connect_timeout_s
+            total=self.config.timeout_s, sock_connect=self.settings.connect_timeout_s
         )
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
         self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, raise_for_status=False)
@@ -133,7 +175,7 @@ class OpenAIBackend(Backend):
         if status in (401, 403):
             raise AuthenticationError(
                 f"teacher '{self.config.label}' at {replica.url} refused our credentials (HTTP {status}): {excerpt}. "
-                f"Check the key in ${self.config.api_key_env or '<no api_key_env set>'}; the run stops here."
+                f"Check the key in ${self.settings.api_key_env or '<no api_key_env set>'}; the run stops here."
             )
         if status in (408, 409) or status >= 500:
             raise RetryableError(
