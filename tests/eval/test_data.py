@@ -88,3 +88,45 @@ def test_lcb_rows_normalised(data_dir: Path) -> None:
 def test_not_an_lcb_row() -> None:
     with pytest.raises(DataError, match="row 7: not a LiveCodeBench row"):
         normalise_lcb_row({"foo": 1}, where="row 7")
+
+
+@pytest.fixture
+def offline_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Offline mode, an empty Hub cache and no DNS: a Hub read fails fast, as on a machine without network."""
+    import socket
+
+    import datasets
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "datasets-cache"))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "DNS refused by the test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@pytest.mark.parametrize("task", ["MATH500", "LiveCodeBench"])
+def test_unreachable_hub_is_a_data_error_that_says_what_to_do(task: str, offline_hub: None) -> None:
+    bench = make_benchmark(task, repeats=1)
+    with pytest.raises(DataError) as error:
+        bench.load_examples()
+    message = str(error.value)
+    assert message.startswith(f"{task}: cannot read ") and bench.hub_location.short() in message
+    assert f"--data {task}=PATH" in message and "HF_HUB_OFFLINE" in message
+    assert error.value.__cause__ is not None
+
+
+def test_the_evaluator_reads_the_registry_location_decontamination_reads() -> None:
+    from thoughtmill.benchmarks import BENCHMARKS
+
+    for name, info in BENCHMARKS.items():
+        assert make_benchmark(name).hub_location == info.hub
+    lcb = make_benchmark("LiveCodeBench", release="release_v3").hub_location
+    assert lcb.data_files == ("test.jsonl", "test2.jsonl", "test3.jsonl")
+    assert lcb.urls()[0] == "hf://datasets/livecodebench/code_generation_lite/test.jsonl"
+    with pytest.raises(ValueError, match="unknown release 'release_v9'"):
+        make_benchmark("LiveCodeBench", release="release_v9")

@@ -87,3 +87,42 @@ def test_bad_configuration_is_named(data: Path, benchmarks: dict[str, list[str]]
             local_files={"aime24": data / "benchmarks" / "gpqa_diamond.jsonl"},
             columns={"aime24": ["Problem"]},
         )
+
+
+def test_a_hub_benchmark_is_read_from_the_registry_location_text_columns_only(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[tuple, dict]] = []
+    real = datasets.load_dataset
+
+    def stand_in(*args: object, **kwargs: object) -> object:
+        calls.append((args, dict(kwargs)))
+        files = {"train": str(data / "benchmarks" / "livecodebench.jsonl")}
+        return real("json", data_files=files, split="train", streaming=True)
+
+    monkeypatch.setattr(datasets, "load_dataset", stand_in)
+    texts = load_benchmarks(["livecodebench"])
+    assert texts == load_benchmarks(
+        ["livecodebench"], local_files={"livecodebench": data / "benchmarks" / "livecodebench.jsonl"}
+    )
+    base = "hf://datasets/livecodebench/code_generation_lite/"
+    assert calls[0] == (
+        ("json",),
+        {
+            "split": "train",
+            "streaming": True,
+            "data_files": {"train": [base + "test.jsonl", base + "test2.jsonl"]},
+        },
+    )
+
+
+def test_an_unreachable_hub_benchmark_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable(*args: object, **kwargs: object) -> object:
+        raise ConnectionError("Couldn't reach 'HuggingFaceH4/MATH-500' on the Hub (LocalEntryNotFoundError)")
+
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    with pytest.raises(InputError) as error:
+        load_benchmarks(["math500"])
+    message = str(error.value)
+    assert message.startswith("benchmark 'math500': cannot read dataset 'HuggingFaceH4/MATH-500'")
+    assert "local_files:" in message and "ConnectionError: Couldn't reach" in message
