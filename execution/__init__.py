@@ -11,7 +11,7 @@ from thoughtmill.execution.batch import run_batch
 from thoughtmill.execution.compare import LENIENT, STRICT
 from thoughtmill.execution.errors import ExecutionError, SandboxUnavailable, TestCaseError
 from thoughtmill.execution.judge import run_tests
-from thoughtmill.execution.sandbox import IsolationWarning, sandbox_report
+from thoughtmill.execution.sandbox import IsolationWarning, WeakIsolationRefused, sandbox_report
 from thoughtmill.execution.testcases import TestSpec, parse_test_cases
 from thoughtmill.execution.types import Limits, Status, Verdict
 
@@ -26,6 +26,7 @@ __all__ = [
     "TestCaseError",
     "TestSpec",
     "Verdict",
+    "WeakIsolationRefused",
     "parse_test_cases",
     "run_batch",
     "run_tests",

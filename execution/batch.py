@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
 from thoughtmill.execution import compare
+from thoughtmill.execution import sandbox as sb
 from thoughtmill.execution.errors import ExecutionError
 from thoughtmill.execution.pool import LocalPool
 from thoughtmill.execution.ray_backend import RayPool
@@ -50,6 +51,7 @@ def run_batch(
     chunk_size: int = 1,
     retries: int = RETRIES,
     judge_deadline_s: float | None = None,
+    unsafe_weak_isolation: bool = False,
     **backend_options: Any,
 ) -> Iterator[tuple[Hashable, Verdict]]:
     """Judge (id, code, test_cases) items concurrently; yields (id, Verdict) in completion order.
@@ -57,9 +59,11 @@ def run_batch(
     Items are consumed lazily (a bounded number of chunks in flight), so memory stays bounded on any
     input size. ``backend="ray"`` runs the same work on a Ray cluster (options such as ``address`` go
     to it). ``judge_deadline_s`` (default ``total_time_s`` + 30 s) bounds the judgement of each
-    solution, whatever happens inside the judge.
+    solution, whatever happens inside the judge. Without real isolation here (see
+    `sandbox.require_isolation`) it raises `WeakIsolationRefused` unless ``unsafe_weak_isolation=True``.
     """
     compare.check_mode(mode)
+    sb.require_isolation(unsafe_weak_isolation)
     limits = limits or Limits()
     factory = BACKENDS.get(backend)
     if factory is None:

@@ -74,7 +74,6 @@ class _Session:
         self.cfg, self.spec, self.start, self.limits, self.mode = cfg, spec, start, limits, mode
         mem = limits.memory_mb << 20
         tmpfs = limits.tmpfs_mb << 20
-        per_sandbox_nproc = cfg.layer == sb.BUBBLEWRAP and (cfg.drop_uid or not cfg.root)
         self.job: dict[str, Any] = {
             "code": code,
             "kind": spec.kind,
@@ -87,8 +86,8 @@ class _Session:
             "out_bytes": limits.output_bytes,
             "fsize_bytes": limits.file_size_mb << 20,
             "nofile": limits.open_files,
-            # NPROC counts per user: per sandbox only inside bubblewrap's own user namespace.
-            "nproc": limits.max_processes if per_sandbox_nproc else max(limits.max_processes, 4096),
+            # NPROC counts per user: per sandbox only in a user namespace of its own (see sandbox.py).
+            "nproc": limits.max_processes if cfg.nproc_per_sandbox else max(limits.max_processes, 4096),
             "fail_fast": limits.fail_fast,
             "prelude": _preludes(spec.kind, mode),
             "int_keys": mode == compare.LENIENT,
@@ -579,12 +578,15 @@ def run_tests(
     limits: Limits | None = None,
     *,
     mode: str = compare.STRICT,
+    unsafe_weak_isolation: bool = False,
 ) -> Verdict:
     """Run `code` against `test_cases` in the sandbox and judge it (see the package docs for formats).
 
     Raises TestCaseError for malformed test cases and ExecutionError for a bad mode or limits;
-    everything the program does (or fails to do) is reported in the Verdict.
+    everything the program does (or fails to do) is reported in the Verdict. Without real isolation
+    here it raises `WeakIsolationRefused` unless ``unsafe_weak_isolation=True``.
     """
     compare.check_mode(mode)
+    sb.require_isolation(unsafe_weak_isolation)
     spec = parse_test_cases(test_cases)
     return judge(code, spec, limits or Limits(), mode)

@@ -29,9 +29,11 @@ pids cgroup per running sandbox, so memory bombs that fork are bounded as a whol
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import ctypes
 import dataclasses
+import json
 import logging
 import os
 import shlex
@@ -46,6 +48,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from thoughtmill.execution import seccomp_policy
 from thoughtmill.execution.errors import SandboxUnavailable
 
 from thoughtmill import import_root
@@ -59,10 +62,15 @@ LAYERS = (BUBBLEWRAP, UNSHARE, RLIMITS)
 NOBODY = 65534
 
 RUNNER_SOURCE = (Path(__file__).with_name("runner.py")).read_text()
+SECCOMP_LOADER_SOURCE = (Path(__file__).with_name("seccomp_loader.py")).read_text()
 
 
 class IsolationWarning(UserWarning):
     """Code runs with weaker isolation than bubblewrap on this host."""
+
+
+class WeakIsolationRefused(SandboxUnavailable):
+    """Only a layer without real isolation works here, and the caller did not opt in to it."""
 
 
 # --------------------------------------------------------------------------- process helpers
@@ -362,18 +370,113 @@ class Config:
     warnings: list[str] = dataclasses.field(default_factory=list)
     probe_ms: float = 0.0
     runner_code: str = ""  # the runner, compiled by the sandbox interpreter (marshal + base64)
+    seccomp_bpf: str = ""  # the seccomp filter (base64 BPF from libseccomp); empty: none applied
+    seccomp_note: str = ""  # why there is no filter
+    inside: dict[str, Any] = dataclasses.field(default_factory=dict)  # what the probe saw inside
+
+    @property
+    def host_uid(self) -> int:
+        """The uid the solution's processes have on the host (as the kernel counts them)."""
+        return NOBODY if self.drop_uid else os.geteuid()
+
+    @property
+    def nproc_per_sandbox(self) -> bool:
+        """RLIMIT_NPROC counts this sandbox's processes only: they are a non-root host user in a
+        user namespace of their own (the kernel counts processes per user and namespace, and never
+        limits host root)."""
+        own_userns = self.layer == BUBBLEWRAP or (self.layer == UNSHARE and not self.root)
+        return own_userns and self.host_uid != 0
+
+    @property
+    def real_isolation(self) -> bool:
+        """Own network, pid and mount namespaces, and the code holds no capability and is not uid 0
+        (as measured from inside by the probe)."""
+        return (
+            self.layer in (BUBBLEWRAP, UNSHARE)
+            and self.inside.get("uid") not in (None, 0)
+            and _no_capabilities(self.inside.get("cap_eff"))
+        )
 
     def report(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["cgroups"] = cgroups().describe()
-        d["uid_in_sandbox"] = NOBODY if (self.drop_uid or self.layer == BUBBLEWRAP) else os.geteuid()
-        d["network"] = "none" if self.layer in (BUBBLEWRAP, UNSHARE) else "host (NOT isolated)"
-        d["filesystem"] = {
-            BUBBLEWRAP: "private root: interpreter dirs read-only, private tmpfs /tmp",
-            UNSHARE: "host root read-only, private tmpfs /tmp /var/tmp /dev/shm, home/work dirs hidden",
-            RLIMITS: "host file system (NOT isolated), private working directory",
-        }[self.layer]
-        return d
+        return isolation_report(self)
+
+
+def _no_capabilities(cap_eff: str | None) -> bool:
+    try:
+        return cap_eff is not None and int(cap_eff, 16) == 0
+    except ValueError:
+        return False
+
+
+#: how to get real isolation where only the rlimits layer works (one fact, used in errors and the report)
+HOW_TO_ISOLATE = (
+    "install bubblewrap (`make sysdeps`, or `apt-get install bubblewrap`) or enable unprivileged user "
+    "namespaces (`sysctl kernel.unprivileged_userns_clone=1`, `sysctl user.max_user_namespaces=15000`; "
+    "AppArmor hosts: `sysctl kernel.apparmor_restrict_unprivileged_userns=0`)"
+)
+HOW_TO_OPT_IN = (
+    "or accept running untrusted code without isolation: run_tests/run_batch(..., "
+    "unsafe_weak_isolation=True), `verify.code.unsafe_weak_isolation: true` in the pipeline config, "
+    "or `thoughtmill run --unsafe-weak-isolation`"
+)
+
+
+def isolation_report(cfg: Config) -> dict[str, Any]:
+    """What the chosen layer does and does not isolate, as measured (uid, capabilities, seccomp)."""
+    d = dataclasses.asdict(cfg)
+    d.pop("runner_code")
+    d.pop("seccomp_bpf")
+    isolated = cfg.layer in (BUBBLEWRAP, UNSHARE)
+    cg = cgroups().describe()
+    d["cgroups"] = cg
+    d["real_isolation"] = cfg.real_isolation
+    d["uid_in_sandbox"] = cfg.inside.get("uid")
+    d["gid_in_sandbox"] = cfg.inside.get("gid")
+    d["host_uid"] = cfg.host_uid
+    cap = cfg.inside.get("cap_eff")
+    d["capabilities_in_sandbox"] = "none" if _no_capabilities(cap) else f"CapEff={cap} (NOT dropped)"
+    d["network"] = "none" if isolated else "host (NOT isolated): it can reach 127.0.0.1 and beyond"
+    d["filesystem"] = {
+        BUBBLEWRAP: "private root: interpreter dirs read-only, private tmpfs /tmp",
+        UNSHARE: "host root read-only, private tmpfs /tmp /var/tmp /dev/shm, home/work dirs hidden "
+        "(the rest of the host stays readable where its permissions allow)",
+        RLIMITS: "host file system (NOT isolated), private working directory",
+    }[cfg.layer]
+    if isolated:
+        d["processes"] = "own pid namespace: every process it starts dies with the sandbox"
+        d["environment"] = "empty; no other process is visible"
+    else:
+        d["processes"] = "host pid namespace (NOT isolated): " + (
+            "escaped processes are killed through the cgroup"
+            if cg["version"]
+            else "processes that leave the session can survive"
+        )
+        d["environment"] = "empty, " + (
+            "and it runs as uid 65534: other users' /proc/*/environ are unreadable"
+            if cfg.drop_uid
+            else f"but NOT isolated: /proc/*/environ of every uid-{cfg.host_uid} process "
+            "(the judge's and its parents', API keys included) is readable"
+        )
+    if cg["version"]:
+        memory = {"total_bound": True, "how": "a memory cgroup per sandbox"}
+    elif cfg.nproc_per_sandbox:
+        memory = {
+            "total_bound": True,
+            "how": "RLIMIT_AS per process x RLIMIT_NPROC counted in the sandbox's own user namespace "
+            "(about max_processes x memory_mb)",
+        }
+    else:
+        memory = {"total_bound": False, "how": "RLIMIT_AS per process only (NOT bounded overall)"}
+    d["memory"] = memory
+    seccomp_on = cfg.inside.get("seccomp") == "2"
+    d["seccomp"] = {
+        "applied": seccomp_on,
+        "denied": list(seccomp_policy.DENIED_SYSCALLS) if seccomp_on else [],
+        "note": "" if seccomp_on else (cfg.seccomp_note or "not applied"),
+    }
+    if not cfg.real_isolation:
+        d["missing"] = "real isolation: " + HOW_TO_ISOLATE
+    return d
 
 
 def _probe_python(path: str) -> tuple[str, list[str]] | None:
@@ -447,6 +550,12 @@ _CONFIG: Config | None = None
 _CONFIG_LOCK = threading.Lock()
 
 
+def _which(name: str) -> str | None:
+    """A command's real path: a symlink on PATH may point out of a directory the sandbox hides."""
+    found = shutil.which(name)
+    return os.path.realpath(found) if found else None
+
+
 def _rank(layer: str) -> int:
     return LAYERS.index(layer)
 
@@ -466,6 +575,7 @@ def detect(refresh: bool = False) -> Config:
         if required and required not in LAYERS:
             raise SandboxUnavailable(f"THOUGHTMILL_SANDBOX_REQUIRE={required!r}: expected one of {LAYERS}")
         order = [forced] if forced else list(LAYERS)
+        bpf, seccomp_note = seccomp_policy.filter_or_reason()
         notes: list[str] = []
         chosen: Config | None = None
         for layer in order:
@@ -475,9 +585,10 @@ def detect(refresh: bool = False) -> Config:
                 python_version=version,
                 python_prefixes=prefixes,
                 root=root,
-                bwrap=shutil.which("bwrap"),
-                setpriv=shutil.which("setpriv"),
-                unshare=shutil.which("unshare"),
+                bwrap=_which("bwrap"),
+                setpriv=_which("setpriv"),
+                unshare=_which("unshare"),
+                seccomp_note=seccomp_note,
             )
             cfg.pidns = layer in (BUBBLEWRAP, UNSHARE)
             cfg.drop_uid = root and (layer == BUBBLEWRAP or cfg.setpriv is not None)
@@ -488,7 +599,7 @@ def detect(refresh: bool = False) -> Config:
                 notes.append("unshare: util-linux `unshare` not found")
                 continue
             t0 = time.perf_counter()
-            ok, why = _probe_layer(cfg)
+            ok, why = _probe_with_seccomp(cfg, bpf)
             cfg.probe_ms = (time.perf_counter() - t0) * 1000
             if ok:
                 chosen = cfg
@@ -496,7 +607,7 @@ def detect(refresh: bool = False) -> Config:
             if layer == BUBBLEWRAP and root and cfg.drop_uid:
                 # unprivileged user namespaces may be disabled: bwrap as root maps nobody to root instead
                 cfg.drop_uid = False
-                ok, why2 = _probe_layer(cfg)
+                ok, why2 = _probe_with_seccomp(cfg, bpf)
                 if ok:
                     cfg.warnings.append(
                         "bubblewrap runs as host root (unprivileged user namespaces unavailable)"
@@ -514,12 +625,19 @@ def detect(refresh: bool = False) -> Config:
                 f"THOUGHTMILL_SANDBOX_REQUIRE={required} but only {chosen.layer!r} works here: "
                 + "; ".join(notes)
             )
+        if not chosen.seccomp_bpf:
+            chosen.warnings.append(f"no seccomp filter: {chosen.seccomp_note}")
         for note in chosen.warnings:
             log.warning("code execution sandbox: %s", note)
-        if chosen.layer != BUBBLEWRAP:
+        if chosen.layer != BUBBLEWRAP or not chosen.real_isolation:
+            weakness = (
+                "weaker file-system isolation"
+                if chosen.real_isolation
+                else "NO real isolation: no network/file-system/process isolation, or the code keeps "
+                "privileges; refused unless unsafe_weak_isolation=True"
+            )
             msg = (
-                f"code execution sandbox: falling back to the {chosen.layer!r} layer "
-                f"({'no network/file-system isolation' if chosen.layer == RLIMITS else 'weaker file-system isolation'}); "
+                f"code execution sandbox: falling back to the {chosen.layer!r} layer ({weakness}); "
                 f"reasons: {'; '.join(notes) or 'forced by THOUGHTMILL_SANDBOX'}"
             )
             warnings.warn(msg, IsolationWarning, stacklevel=2)
@@ -533,7 +651,54 @@ def sandbox_report() -> dict[str, Any]:
     return detect().report()
 
 
+def require_isolation(unsafe_weak_isolation: bool = False) -> Config:
+    """The layer to run untrusted code with; refuses one without real isolation unless opted in.
+
+    Real isolation: own network, pid and mount namespaces, and the code is neither uid 0 nor holds
+    a capability (measured by the probe). Without it a solution can read the judge's API keys, reach
+    local services and outlive its verdict, so running anyway must be the caller's explicit choice.
+    """
+    cfg = detect()
+    if cfg.real_isolation or unsafe_weak_isolation:
+        return cfg
+    why = "; ".join(cfg.warnings) or f"the {cfg.layer!r} layer was forced by THOUGHTMILL_SANDBOX"
+    raise WeakIsolationRefused(
+        f"refusing to run untrusted code: only the {cfg.layer!r} sandbox layer works here, which gives "
+        f"no real isolation (network, files, processes, environment; runs as host uid {cfg.host_uid}). "
+        f"Why: {why}. To get real isolation, {HOW_TO_ISOLATE}; {HOW_TO_OPT_IN}."
+    )
+
+
+#: run inside the sandbox by the probe: what the code would see (environment, ids, privileges)
+_PROBE_CODE = (
+    "import os, json\n"
+    "st = dict(l.rstrip('\\n').split(':\\t', 1) for l in open('/proc/self/status') if ':\\t' in l)\n"
+    "print(json.dumps({'env': sorted(set(os.environ) - {'LC_CTYPE'}), 'uid': os.getuid(), "
+    "'gid': os.getgid(), 'cap_eff': st.get('CapEff'), 'seccomp': st.get('Seccomp'), "
+    "'no_new_privs': st.get('NoNewPrivs')}))\n"
+)
+
+
+def _probe_with_seccomp(cfg: Config, bpf: bytes | None) -> tuple[bool, str]:
+    """Probe the layer with the seccomp filter; where only the filter fails, keep the layer without it."""
+    if bpf:
+        cfg.seccomp_bpf = base64.b64encode(bpf).decode("ascii")
+        ok, why = _probe_layer(cfg)
+        if ok and cfg.inside.get("seccomp") == "2":
+            return True, ""
+        cfg.seccomp_bpf = ""
+        ok2, why2 = _probe_layer(cfg)
+        if not ok2:
+            return False, why2
+        cfg.seccomp_note = "the filter could not be installed in this layer: " + (
+            why or f"the probe saw Seccomp={cfg.inside.get('seccomp')}"
+        )
+        return True, ""
+    return _probe_layer(cfg)
+
+
 def _probe_layer(cfg: Config) -> tuple[bool, str]:
+    """Start one sandbox of this layer; on success `cfg.inside` holds what the probe saw inside."""
     tmp = None
     try:
         if cfg.layer == RLIMITS:
@@ -542,13 +707,20 @@ def _probe_layer(cfg: Config) -> tuple[bool, str]:
         res = subprocess.run(
             argv, env={}, capture_output=True, timeout=30, check=False, cwd=tmp or "/", **popen_kwargs(cfg)
         )
-        if res.returncode == 0 and res.stdout.strip() == b"ok":
+        inside: dict[str, Any] = {}
+        if res.returncode == 0:
+            with contextlib.suppress(ValueError):
+                inside = json.loads(res.stdout.decode(errors="replace").strip().splitlines()[-1])
+        if inside and not inside.get("env"):
+            cfg.inside = inside
             return True, ""
+        if inside:
+            return False, f"the environment is not empty inside: {inside.get('env')}"
         return False, (
             res.stderr.decode(errors="replace").strip().splitlines() or [f"exit {res.returncode}"]
         )[-1]
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, str(exc)
+    except (OSError, subprocess.TimeoutExpired, IndexError) as exc:
+        return False, str(exc) or type(exc).__name__
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -581,22 +753,24 @@ def build_argv(
     stack limit and releases it through `block_fd` (see judge._Session). Other layers go through a
     /bin/sh launcher that does the same before exec'ing."""
     # env -i: bwrap always exports PWD; the runner's (and so every /proc/*/environ) must be empty.
-    py = [shutil.which("env") or "/usr/bin/env", "-i", cfg.python, "-I", "-S", "-X", "utf8"]
+    py = [_which("env") or "/usr/bin/env", "-i", cfg.python, "-I", "-S", "-X", "utf8"]
     if probe:
-        cmd = [*py, "-c", "import os; print('ok' if set(os.environ) <= {'LC_CTYPE'} else 'env')"]
+        program = _PROBE_CODE
     elif cfg.runner_code:
-        cmd = [
-            *py,
-            "-c",
-            f"import marshal,binascii;exec(marshal.loads(binascii.a2b_base64({cfg.runner_code!r})))",
-        ]
+        program = f"import marshal,binascii;exec(marshal.loads(binascii.a2b_base64({cfg.runner_code!r})))"
     else:
-        cmd = [*py, "-c", RUNNER_SOURCE]
-    drop = (
-        [cfg.setpriv, "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
-        if cfg.drop_uid
-        else []
-    )
+        program = RUNNER_SOURCE
+    if cfg.seccomp_bpf:  # installed before anything else runs in the sandbox
+        program = f"{SECCOMP_LOADER_SOURCE}\n_tm_install_seccomp({cfg.seccomp_bpf!r})\n{program}"
+    cmd = [*py, "-c", program]
+    if cfg.drop_uid:
+        drop = [cfg.setpriv, "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
+    elif cfg.layer == UNSHARE and not cfg.root:
+        # The outer user namespace maps us to root so the shell can mount; the code then runs in a
+        # nested one as uid 65534 there: exec drops every capability, and it is not root anywhere.
+        drop = [cfg.unshare, "--user", f"--map-user={NOBODY}", f"--map-group={NOBODY}", "--"]
+    else:
+        drop = []
     size = str(tmpfs_bytes)
     if cfg.layer == BUBBLEWRAP:
         inner = [
