@@ -14,12 +14,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# System packages the sandbox uses (bubblewrap). Installed only when missing and when root.
+# System packages the sandbox uses: bubblewrap (isolation) and libseccomp (its seccomp filter, loaded by
+# the pyseccomp dependency). Installed only when missing and when root.
 sysdeps:
-	@if ! command -v bwrap >/dev/null 2>&1; then \
+	@missing=""; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || missing="$$missing libseccomp2"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
-	  else echo "note: bubblewrap is missing and cannot be installed here; the sandbox will say which fallback it uses"; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note:$$missing missing and cannot be installed here; sandbox_report() says what that costs"; fi; \
 	fi
 
 # The main job on its embedded default: offline, no API key.
