@@ -27,14 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from thoughtmill.curation.testing.fake_teacher import (  # noqa: E402
+from bench._memory import RssSampler, max_rss_mb  # noqa: E402
+from tests.support.fake_teacher import (  # noqa: E402
     fetch_stats,
     reset_teacher,
     start_fake_teacher_process,
     stop_fake_teacher_process,
 )
-
-from bench._memory import RssSampler, max_rss_mb  # noqa: E402
 
 CONCURRENCY = 64
 

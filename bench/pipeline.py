@@ -167,12 +167,12 @@ def child(workdir: Path) -> dict[str, Any]:
     from thoughtmill.curation.pipeline.config import STAGE_ORDER
     from thoughtmill.curation.pipeline.rundir import RunDir
     from thoughtmill.curation.pipeline.runner import run_pipeline
-    from thoughtmill.curation.testing.fake_teacher import (
+
+    from bench._memory import RssSampler, max_rss_mb, read_rss
+    from tests.support.fake_teacher import (
         start_fake_teacher_process,
         stop_fake_teacher_process,
     )
-
-    from bench._memory import RssSampler, max_rss_mb, read_rss
 
     datasets.disable_progress_bars()
     os.environ["HF_DATASETS_CACHE"] = str(workdir / "hf")

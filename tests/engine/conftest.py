@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from thoughtmill.curation.engine import TeacherConfig
-from thoughtmill.curation.testing.fake_teacher import FakeTeacher
+
+from tests.support.fake_teacher import FakeTeacher
 
 API_KEY = "sk-test-SECRET-0123456789"
 

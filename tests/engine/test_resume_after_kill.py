@@ -12,7 +12,8 @@ from pathlib import Path
 
 import datasets
 import pytest
-from thoughtmill.curation.testing.fake_teacher import FakeTeacher
+
+from tests.support.fake_teacher import FakeTeacher
 
 JOB = Path(__file__).with_name("resume_job.py")
 N, WINDOW = 1500, 16

@@ -9,7 +9,8 @@ import pytest
 from pydantic import BaseModel
 from thoughtmill.curation.engine import LLM
 from thoughtmill.curation.errors import InputError
-from thoughtmill.curation.testing.fake_teacher import FakeTeacher
+
+from tests.support.fake_teacher import FakeTeacher
 
 from .conftest import API_KEY, teacher_for
 

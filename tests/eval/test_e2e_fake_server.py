@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-fake_teacher = pytest.importorskip("thoughtmill.curation.testing.fake_teacher")
+fake_teacher = pytest.importorskip("tests.support.fake_teacher")
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import pytest
 from thoughtmill.curation.pipeline.runner import run_pipeline
 from thoughtmill.curation.pipeline.stage import load_dataset_at
 from thoughtmill.curation.pipeline.verification import VerifyStage
-from thoughtmill.curation.testing.fake_teacher import FakeTeacher
 
 from tests.pipeline.conftest import quiet
 from tests.pipeline.helpers import SCRIPT, http_config
+from tests.support.fake_teacher import FakeTeacher
 
 
 @pytest.fixture

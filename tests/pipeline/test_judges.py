@@ -9,7 +9,8 @@ from thoughtmill.curation.judges.code import CodeJudge, CodeJudgeConfig, extract
 from thoughtmill.curation.judges.math import MathJudge, MathJudgeConfig, math_verify_one
 from thoughtmill.curation.judges.puzzle import PuzzleJudge, PuzzleJudgeConfig, extract_choice
 from thoughtmill.curation.judges.science import ScienceJudge, ScienceJudgeConfig
-from thoughtmill.curation.testing.fake_teacher import FakeTeacher
+
+from tests.support.fake_teacher import FakeTeacher
 
 TESTS = json.dumps({"inputs": ["2 3\n", "10 -4\n"], "outputs": ["5\n", "6\n"]})
 
