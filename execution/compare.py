@@ -5,14 +5,19 @@ Two modes, chosen per call (``mode="strict"`` is the default):
 strict
     stdin/stdout: both texts are split into lines, trailing whitespace of every line and trailing
     empty lines are dropped; then lines must be equal one for one. Where two lines differ, they still
-    match when they have the same whitespace skeleton and every differing token pair is numeric and
-    close: integers equal as integers (``007`` = ``7``, ``-0`` = ``0``), otherwise as floats within
-    ``|a - b| <= 1e-6 * max(1, |a|, |b|)`` (absolute or relative error 1e-6). ``nan``/``inf`` are
-    only equal to themselves as text.
-    call-based: the JSON round-tripped return value must equal the expected value structurally:
-    lists element by element, dicts key by key, ``bool`` never equals a number, ints exactly, floats
-    within the same tolerance. When the tests come from APPS/TACO (``unwrap``), the expected value
-    may be wrapped in a one-element list and matching the element is also accepted.
+    match when they have the same whitespace skeleton and every differing token pair is numeric
+    (ASCII digits only) and equal by the expected token's kind: an *integer* expected token is
+    compared as an exact integer (``007`` = ``7``, ``-0`` = ``0``, ``3.0`` = ``3``; ``1e9`` is not
+    ``1000000007``); only a *float* expected token gets a tolerance, ``|a - b| <= 1e-6 * max(1, |a|,
+    |b|)`` (absolute or relative error 1e-6), computed exactly in decimal (no overflow: ``2e400`` is
+    not ``1e400``). ``nan``/``inf`` are only equal to themselves as text.
+    call-based: values are first rebuilt as plain Python types (a subclass's own ``__eq__`` or
+    ``__float__`` is never called); then the return value must equal the expected value
+    structurally: lists element by element, dicts key by key, ``bool`` never equals a number, an
+    int expected value exactly (a float only if it is exactly that integer), a float expected value
+    within the same tolerance. Non-finite values compare by kind: ``inf`` = ``inf``, ``-inf`` =
+    ``-inf``, ``nan`` = ``nan`` (and nothing else). When the tests come from APPS/TACO (``unwrap``),
+    the expected value may be wrapped in a one-element list and matching the element is also accepted.
 
 lenient
     The APPS/TACO cascade the published datasets were verified with, reproduced check by check (see
@@ -27,6 +32,7 @@ failure in both modes (the published checker's bug of counting those as passes i
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 from typing import Any
@@ -39,8 +45,10 @@ MODES = (STRICT, LENIENT)
 
 FLOAT_TOL = 1e-6
 
-_NUM = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_INT = re.compile(r"[+-]?\d+")
+_NUM = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INT = re.compile(r"[+-]?[0-9]+")
+#: decimal arithmetic for the float tolerance: enough digits for 1e-6, exponents without overflow
+_EXACT = decimal.Context(prec=40, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[])
 _WS_SPLIT = re.compile(r"(\s+)")
 
 
@@ -67,23 +75,39 @@ def _canon_int(tok: str) -> str:
 
 
 def numbers_close(a: float, b: float, tol: float = FLOAT_TOL) -> bool:
-    if math.isnan(a) or math.isnan(b) or math.isinf(a) or math.isinf(b):
+    """Plain floats: non-finite values by kind (nan = nan, inf = inf), finite ones within `tol`."""
+    a, b = float(a), float(b)
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
         return a == b
     return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
 
 
+def _decimal(token: str) -> decimal.Decimal | None:
+    try:
+        return decimal.Decimal(token)
+    except decimal.InvalidOperation:  # an exponent beyond what decimal represents
+        return None
+
+
 def tokens_equal(got: str, want: str, tol: float = FLOAT_TOL) -> bool:
-    """One token: identical text, or both numeric and equal (ints exactly, floats within `tol`)."""
+    """One token: identical text, or both numeric (ASCII) and equal by the expected token's kind:
+    an integer exactly, a float within `tol` (relative or absolute)."""
     if got == want:
         return True
     if not (_NUM.fullmatch(got) and _NUM.fullmatch(want)):
         return False
-    if _INT.fullmatch(got) and _INT.fullmatch(want):
-        return _canon_int(got) == _canon_int(want)
-    try:
-        return numbers_close(float(got), float(want), tol)
-    except (ValueError, OverflowError):
+    if _INT.fullmatch(want):
+        if _INT.fullmatch(got):
+            return _canon_int(got) == _canon_int(want)
+        g, w = _decimal(got), _decimal(want)
+        return g is not None and w is not None and g == w  # exact: 3.0 is 3, 1e9 is not 1000000007
+    g, w = _decimal(got), _decimal(want)
+    if g is None or w is None:
         return False
+    bound = _EXACT.multiply(_EXACT.create_decimal(repr(tol)), max(decimal.Decimal(1), abs(g), abs(w)))
+    return _EXACT.compare(abs(_EXACT.subtract(g, w)), bound) <= 0
 
 
 def line_equal(got: str, want: str, tol: float = FLOAT_TOL) -> bool:
@@ -171,50 +195,100 @@ def lenient_stdout(output: str, expected: str) -> bool:
 # --------------------------------------------------------------------------- call-based
 
 
-def strict_value_equal(got: Any, want: Any, tol: float = FLOAT_TOL, _depth: int = 0) -> bool:
-    if _depth > 200:
+MAX_DEPTH = 200
+
+
+class _Unequal:
+    """Stands for a value that cannot be compared (too deep, or of a type JSON cannot carry)."""
+
+    def __eq__(self, other: object) -> bool:
         return False
+
+    __hash__ = object.__hash__
+
+
+def plain_scalar(value: Any) -> Any:
+    """``value`` rebuilt as the plain type it derives from, through that type's own slots (never a
+    subclass's ``__eq__``/``__float__``/``__str__``); containers are returned as they are."""
+    if value is None or type(value) in (bool, int, float, str, list, dict):
+        return value
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, (list, tuple)):
+        return list(list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value))
+    if isinstance(value, dict):
+        return dict(dict.items(value))
+    return _Unequal()
+
+
+def _plain_key(key: Any) -> Any:
+    key = plain_scalar(key)
+    return _Unequal() if type(key) in (list, dict) else key
+
+
+def plain(value: Any, _depth: int = 0) -> Any:
+    """The whole value rebuilt of plain types (tuples become lists, as after a JSON round trip)."""
+    if _depth > MAX_DEPTH:
+        return _Unequal()
+    value = plain_scalar(value)
+    if type(value) is list:
+        return [plain(v, _depth + 1) for v in value]
+    if type(value) is dict:
+        return {_plain_key(k): plain(v, _depth + 1) for k, v in value.items()}
+    return value
+
+
+def strict_value_equal(got: Any, want: Any, tol: float = FLOAT_TOL, _depth: int = 0) -> bool:
+    if _depth > MAX_DEPTH:
+        return False
+    got, want = plain_scalar(got), plain_scalar(want)  # rebuilt lazily, as far as the comparison goes
     if isinstance(want, bool) or isinstance(got, bool):
-        return isinstance(want, bool) and isinstance(got, bool) and got == want
-    if isinstance(want, (int, float)) and isinstance(got, (int, float)):
-        if isinstance(want, int) and isinstance(got, int):
-            return got == want
+        return type(want) is bool and type(got) is bool and got == want
+    if type(want) is int and type(got) in (int, float):
+        return got == want  # exact (int/float comparison in Python is exact): 1e9 != 1000000007
+    if type(want) is float and type(got) in (int, float):
         try:
-            return numbers_close(float(got), float(want), tol)
-        except OverflowError:
+            return numbers_close(float(got), want, tol)
+        except OverflowError:  # an int beyond any float: not close to a finite float, not infinite
             return False
     if want is None or got is None:
         return want is None and got is None
-    if isinstance(want, str) or isinstance(got, str):
-        return isinstance(want, str) and isinstance(got, str) and got == want
-    if isinstance(want, list) and isinstance(got, list):
+    if type(want) is str or type(got) is str:
+        return type(want) is str and type(got) is str and got == want
+    if type(want) is list and type(got) is list:
         return len(got) == len(want) and all(
             strict_value_equal(a, b, tol, _depth + 1) for a, b in zip(got, want)
         )
-    if isinstance(want, dict) and isinstance(got, dict):
-        return got.keys() == want.keys() and all(
-            strict_value_equal(got[k], want[k], tol, _depth + 1) for k in want
-        )
+    if type(want) is dict and type(got) is dict:
+        g = {_plain_key(k): v for k, v in got.items()}
+        w = {_plain_key(k): v for k, v in want.items()}
+        if len(g) != len(got) or len(w) != len(want) or g.keys() != w.keys():
+            return False
+        return all(strict_value_equal(g[k], w[k], tol, _depth + 1) for k in w)
     return False
 
 
 def strict_call(result: Any, expected: Any, unwrap: bool) -> bool:
     if strict_value_equal(result, expected):
         return True
+    expected = plain_scalar(expected)
     return bool(
-        unwrap
-        and isinstance(expected, list)
-        and len(expected) == 1
-        and strict_value_equal(result, expected[0])
+        unwrap and type(expected) is list and len(expected) == 1 and strict_value_equal(result, expected[0])
     )
 
 
 def lenient_call(result: Any, expected: Any, unwrap: bool = True) -> bool:
-    # APPS: `output == expected or output == expected[0]` (tuples already lists after the JSON round trip).
+    # APPS: `output == expected or output == expected[0]` (tuples already lists after the JSON round trip),
+    # on values rebuilt of plain types.
     try:
+        result, expected = plain(result), plain(expected)
         if result == expected:
             return True
-        return bool(isinstance(expected, list) and expected and result == expected[0])
+        return bool(type(expected) is list and expected and result == expected[0])
     except RecursionError:
         return False
 

@@ -31,6 +31,9 @@ from thoughtmill.execution.types import Limits, Status, Verdict
 MAGIC = b"\xfeTM"
 STARTUP_S = 15.0
 STDERR_EXCERPT = 2000
+#: the fewest digits a returned integer may have before it is rejected unparsed (any float's integer
+#: part fits; longer only when the expected value holds a longer integer)
+MIN_RESULT_INT_DIGITS = 400
 
 _SIGNAMES = {s.value: s.name for s in signal.Signals}
 
@@ -269,15 +272,20 @@ class _Judgement:
                 return _TestResult(
                     Status.WRONG_ANSWER, f"test {idx}: {res[1:].decode('utf-8', 'replace')}", stderr
                 )
+            # No integer longer than any the expected value could equal (floats: < 310 digits) is
+            # ever converted: a hostile program cannot stall the judge with a million digits.
+            limit = max(MIN_RESULT_INT_DIGITS, jsonutil.max_int_digits(expected) + 1)
             try:
-                value = jsonutil.loads(res.decode("ascii"))
+                value = jsonutil.loads(res.decode("ascii"), max_int_digits=limit)
+            except jsonutil.IntTooLong as exc:
+                return _TestResult(Status.WRONG_ANSWER, f"test {idx}: return value holds {exc}", stderr)
             except (ValueError, RecursionError, UnicodeDecodeError):
                 return _TestResult(Status.WRONG_ANSWER, f"test {idx}: return value is not valid JSON", stderr)
             if compare.compare_call(value, expected, self.mode, self.spec.unwrap):
                 return _TestResult(Status.ACCEPTED)
             return _TestResult(
                 Status.WRONG_ANSWER,
-                f"test {idx}: expected {_short(expected)}, got {_short(value)}",
+                f"test {idx}: expected {jsonutil.preview(expected)}, got {jsonutil.preview(value)}",
                 stderr,
             )
         text = out.decode("utf-8", "surrogateescape")
@@ -545,14 +553,6 @@ def _warn_unprotected() -> None:
             "interpreter?): solutions could ptrace it; verdicts stay sound (expected outputs never "
             "enter the sandbox), but the defence in depth is reduced"
         )
-
-
-def _short(value: Any, n: int = 60) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def judge(code: str, spec: TestSpec, limits: Limits, mode: str, config: sb.Config | None = None) -> Verdict:

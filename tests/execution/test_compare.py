@@ -101,3 +101,73 @@ def test_mode_is_checked():
 def test_mismatch_description():
     assert compare.describe_stdout_mismatch("1\n5\n", "1\n4\n") == "line 2: expected '4', got '5'"
     assert "line(s)" in compare.describe_stdout_mismatch("1\n", "1\n2\n")
+
+
+# --------------------------------------------------------------------------- hostile: strict false passes
+
+HOSTILE_STRICT_STDOUT = [
+    # an integer expected token is compared as an exact integer, never within a float tolerance
+    ("7.620789390342173e+21\n", "7620789390342173949126\n", False),
+    ("1e9\n", "1000000007\n", False),
+    ("1000000007.0\n", "1000000007\n", True),  # the same integer, written as a float
+    ("3.0\n", "3\n", True),
+    # overflowing literals are numbers, not infinities: 2e400 is not 1e400
+    ("2e400\n", "1e400\n", False),
+    ("1.0000000001e400\n", "1e400\n", True),
+    ("1e-400\n", "0.0\n", True),  # tiny, within the absolute tolerance of a float expected token
+    ("1e-400\n", "0\n", False),  # but not the integer 0
+    # ASCII digits only: Arabic-Indic and full-width digits are text, not numbers
+    ("\u0665.0\n", "5.0\n", False),
+    ("\uff15.\uff15\n", "5.5\n", False),
+    ("\u0665\n", "5\n", False),
+    ("inf\n", "inf\n", True),  # identical text
+]
+
+
+@pytest.mark.parametrize(("got", "want", "ok"), HOSTILE_STRICT_STDOUT)
+def test_strict_stdout_hostile(got: str, want: str, ok: bool):
+    assert compare.strict_stdout(got, want) is ok
+
+
+class LyingFloat(float):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = float.__hash__
+
+    def __float__(self):
+        return float("inf")
+
+
+class LyingInt(int):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = int.__hash__
+
+
+HOSTILE_CALL = [
+    (7.620789390342173e21, 7620789390342173949126, False),
+    (1e9, 1000000007, False),
+    (3.0, 3, True),  # exactly the integer 3
+    (float("inf"), float("inf"), True),  # non-finite values compare by kind
+    (float("-inf"), float("inf"), False),
+    (1e308 * 10, 1e308, False),
+    (float("nan"), float("nan"), True),  # the documented rule: NaN matches NaN only
+    (float("nan"), 1.0, False),
+    (LyingFloat(1.0), float("inf"), False),  # rebuilt as a plain float first
+    ([LyingFloat(2.0)], [float("inf")], False),
+    (LyingInt(4), 5, False),
+    ({"a": LyingInt(1)}, {"a": 2}, False),
+]
+
+
+@pytest.mark.parametrize(("got", "want", "ok"), HOSTILE_CALL)
+def test_strict_call_hostile(got, want, ok):
+    assert compare.strict_call(got, want, False) is ok
+
+
+def test_lenient_call_rebuilds_plain_values():
+    assert not compare.lenient_call(LyingFloat(1.0), float("inf"))
+    assert not compare.lenient_call([LyingInt(4)], [5])
+    assert compare.lenient_call(LyingInt(5), 5)
