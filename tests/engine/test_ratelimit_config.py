@@ -136,3 +136,26 @@ def test_bad_configs_name_the_field(tmp_path, text, message):
 def test_unknown_teacher_name_lists_the_bundled_ones():
     with pytest.raises(ConfigError, match="deepseek-r1"):
         load_teacher("no-such-teacher")
+
+
+def test_provider_keys_live_in_settings_and_dump_flat():
+    offline = TeacherConfig.from_dict({"provider": "vllm", "model": "m", "vllm": {"max_model_len": 512}})
+    assert offline.settings.vllm == {"max_model_len": 512} and offline.settings.data_parallel_size == 1
+    assert offline.endpoint_identity() == 'vllm:{"max_model_len": 512}'  # unchanged: old caches stay valid
+    # the whole text as the answer changes what is cached; the number of engines does not
+    whole = TeacherConfig.from_dict({**offline.model_dump(), "split_think": False, "data_parallel_size": 2})
+    assert whole.endpoint_identity() == offline.endpoint_identity() + ":whole-text"
+    dumped = load_teacher("deepseek-r1").model_dump()
+    assert dumped["base_urls"] == ["https://api.deepseek.com/v1"] and "settings" not in dumped
+    assert TeacherConfig.from_dict(dumped) == load_teacher("deepseek-r1")
+
+
+def test_a_key_of_another_provider_is_named_with_the_providers_keys():
+    with pytest.raises(
+        ConfigError, match=r"base_urls: unknown key .*provider 'vllm' takes vllm, data_parallel_size"
+    ):
+        TeacherConfig.from_dict({"provider": "vllm", "model": "m", "base_urls": ["http://h/v1"]})
+    with pytest.raises(
+        ConfigError, match=r"provider: unknown provider 'vlm' \(known providers: openai, replay, vllm"
+    ):
+        TeacherConfig.from_dict({"provider": "vlm", "model": "m"})

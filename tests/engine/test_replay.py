@@ -77,3 +77,56 @@ def test_wrong_column_is_a_config_error(tmp_path):
     )
     with pytest.raises(ConfigError, match="column 'answer' not found"):
         MathPrompt(teacher, working_dir=tmp_path / "w", progress=False)([{"problem": "x"}])
+
+
+class Seeded(LLM):
+    def prompt(self, row):
+        return f"Solve this carefully: {row['text']}"
+
+    def generation_params(self, row):
+        return {"seed": row["seed"]}
+
+    def parse(self, row, response):
+        return {**row, "answer": response.content, "finish": response.finish_reason}
+
+
+def test_substring_match_with_seeds_picks_the_first_fitting_row(tmp_path):
+    path = tmp_path / "script.jsonl"
+    script = [
+        {"match": "divisors of 720", "seed": 0, "content": "30"},
+        {"match": "divisors of 720", "seed": 1, "content": "30.0", "finish_reason": "length"},
+        {"match": "x^2", "content": "any seed"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in script))
+    spec = {"path": str(path), "key_column": "match", "match": "substring", "seed_column": "seed"}
+    spec["finish_reason_column"] = "finish_reason"
+    teacher = TeacherConfig.from_dict({"provider": "replay", "model": "r", "replay": spec})
+    rows = [
+        {"text": "count the divisors of 720", "seed": 1},
+        {"text": "count the divisors of 720", "seed": 0},
+        {"text": "solve x^2 = 4", "seed": 7},
+        {"text": "count the divisors of 720", "seed": 2},
+    ]
+    llm = Seeded(teacher, working_dir=tmp_path / "w", progress=False)
+    out = llm(rows).to_list()
+    assert [(r["answer"], r["finish"]) for r in out] == [
+        ("30.0", "length"),
+        ("30", "stop"),
+        ("any seed", "stop"),
+    ]
+    failure = json.loads(llm.last_run.paths.failures.read_text())
+    assert failure["row"] == 3 and "no recorded response" in failure["error"]
+    # the matching rules are part of the endpoint: answers matched another way are not reused
+    exact = TeacherConfig.from_dict(
+        {"provider": "replay", "model": "r", "replay": {**spec, "match": "exact"}}
+    )
+    assert exact.endpoint_identity() != teacher.endpoint_identity()
+
+
+def test_a_named_seed_column_must_exist(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps({"prompt": "x", "content": "y"}) + "\n")
+    spec = {"path": str(path), "seed_column": "seed"}
+    teacher = TeacherConfig.from_dict({"provider": "replay", "model": "r", "replay": spec})
+    with pytest.raises(ConfigError, match="column 'seed' not found"):
+        MathPrompt(teacher, working_dir=tmp_path / "w", progress=False)([{"problem": "x"}])
