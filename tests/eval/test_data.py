@@ -16,6 +16,8 @@ from thoughtmill.eval.data.files import read_records
 from thoughtmill.eval.data.lcb import decode_tests, encode_tests, normalise_lcb_row
 from thoughtmill.eval.errors import DataError
 
+from tests.sources.offline_hub import go_offline
+
 
 def test_json_file_holding_json_lines(data_dir: Path) -> None:
     rows = read_records(data_dir / "amc23.json")  # Evalchemy's .json files are JSON Lines
@@ -92,21 +94,7 @@ def test_not_an_lcb_row() -> None:
 
 @pytest.fixture
 def offline_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Offline mode, an empty Hub cache and no DNS: a Hub read fails fast, as on a machine without network."""
-    import socket
-
-    import datasets
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "datasets-cache"))
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise socket.gaierror(socket.EAI_NONAME, "DNS refused by the test")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    go_offline(monkeypatch, tmp_path)
 
 
 @pytest.mark.parametrize("task", ["MATH500", "LiveCodeBench"])

@@ -31,6 +31,8 @@ from thoughtmill.curation.pipeline.config import SourceSpec, load_config
 from thoughtmill.curation.sources import SOURCES, load_source, make_source
 from thoughtmill.curation.sources.base import LoadedSource
 
+from tests.sources.offline_hub import go_offline
+
 REAL_LOAD_DATASET = datasets.load_dataset
 REAL_HF_HUB_DOWNLOAD = huggingface_hub.hf_hub_download
 RECIPE = Path(__file__).resolve().parents[2] / "configs" / "openthoughts-114k.yaml"
@@ -73,18 +75,7 @@ def fixture_name(source: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _no_hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Offline mode, an empty Hub cache and no DNS: a call that escapes the stand-ins fails, fast."""
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    # A fresh Arrow cache per test: ``materialise`` would otherwise reuse an earlier test's file for an
-    # identical stream and the stand-in's iterator would not run at all.
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "datasets-cache"))
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise socket.gaierror(socket.EAI_NONAME, "DNS refused by the test: no network here")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    go_offline(monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="module")
