@@ -56,6 +56,7 @@ class LLM:
         on_failure: Literal["record", "raise"] = "record",
         progress: bool = True,
         backend: Backend | None = None,
+        wait_for_lock: bool | float = False,
     ) -> None:
         self.teacher = load_teacher(teacher)
         self.working_dir = Path(working_dir) if working_dir else default_working_dir()
@@ -69,6 +70,7 @@ class LLM:
         self.on_failure = on_failure
         self.progress = progress
         self.backend = backend
+        self.wait_for_lock = wait_for_lock  # another process running in the same run directory: wait?
         self._schema = self.response_format.model_json_schema() if self.response_format else None
         self._endpoint: str | None = None  # the teacher's endpoint identity, worked out once per run
         self.last_run: Engine | None = None
@@ -109,6 +111,7 @@ class LLM:
             on_failure=self.on_failure,
             progress=self.progress,
             label=self.name,
+            wait_for_lock=self.wait_for_lock,
         )
         self.last_run = engine
         seen = {"any": False}

@@ -32,6 +32,7 @@ import datasets
 from thoughtmill.curation.engine.backends import Backend
 from thoughtmill.curation.engine.cache import CacheWriter, ResponseCache
 from thoughtmill.curation.engine.config import TeacherConfig
+from thoughtmill.curation.engine.dirlock import DirectoryLock
 from thoughtmill.curation.engine.errors import RequestFailed, RetryableError, RunStopped, failure_kind
 from thoughtmill.curation.engine.feed import BuildFn, RowFeed
 from thoughtmill.curation.engine.host import long_lived_objects_frozen, run_blocking
@@ -64,6 +65,7 @@ class Engine:
         progress: bool = True,
         rows_per_shard: int = 2000,
         label: str | None = None,
+        wait_for_lock: bool | float = False,
     ) -> None:
         self.teacher = teacher
         self.cache = ResponseCache(cache_dir)
@@ -74,6 +76,7 @@ class Engine:
         self.show_progress = progress
         self.rows_per_shard = rows_per_shard
         self.label = label or teacher.label
+        self.wait_for_lock = wait_for_lock
         self.stats = RunStats()
 
     # ------------------------------------------------------------------ public entry points
@@ -98,8 +101,16 @@ class Engine:
         validate: ValidateFn | None = None,
         total: int | None = None,
     ) -> datasets.Dataset:
-        with long_lived_objects_frozen():
-            return await self._arun(rows, build, handle, validate=validate, total=total)
+        lock = DirectoryLock(self.paths.root, wait=self.wait_for_lock, purpose=f"engine run '{self.label}'")
+        if self.wait_for_lock:
+            await asyncio.to_thread(lock.acquire)  # the caller's event loop keeps running meanwhile
+        else:
+            lock.acquire()
+        try:
+            with long_lived_objects_frozen():
+                return await self._arun(rows, build, handle, validate=validate, total=total)
+        finally:
+            lock.release()
 
     async def _arun(
         self,
