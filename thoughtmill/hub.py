@@ -12,11 +12,11 @@ import errno
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import datasets
-from huggingface_hub.errors import EntryNotFoundError, HFValidationError
+if TYPE_CHECKING:  # imported where used: the registry of benchmarks imports this module, and stays light
+    import datasets
 
 #: Data file suffixes and the ``datasets`` builder that reads them (on the Hub or on local disk).
 FILE_BUILDERS = {
@@ -129,6 +129,8 @@ def hub_failure(exc: BaseException) -> BaseException | None:
     of a streamed read in ``DatasetGenerationError``, so the whole chain is inspected. A full local
     disk is not the Hub's fault: None, and the caller lets the original error through.
     """
+    from huggingface_hub.errors import EntryNotFoundError, HFValidationError
+
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -145,6 +147,7 @@ def hub_failure(exc: BaseException) -> BaseException | None:
 
 def materialise(stream: datasets.IterableDataset) -> datasets.Dataset:
     """Write a streamed dataset to an on-disk Arrow file (rows are never all held in memory)."""
+    import datasets
 
     def rows() -> Iterator[dict[str, Any]]:
         yield from stream
@@ -153,6 +156,8 @@ def materialise(stream: datasets.IterableDataset) -> datasets.Dataset:
 
 
 def _load(location: HubLocation, *, streaming: bool) -> datasets.Dataset | datasets.IterableDataset:
+    import datasets
+
     kwargs: dict[str, Any] = {"split": location.split}
     if streaming:
         kwargs["streaming"] = True
