@@ -481,6 +481,84 @@ def _run_test(job, code_obj, prelude_ns, test):
     return st, rc, sig, elapsed, bytes(out), err.value(), bytes(res), err.total
 
 
+# --------------------------------------------------------------------------- compiling
+
+
+def _bound_names(nodes, ast):
+    """Names a block binds in its own scope (not in nested functions, classes, lambdas or
+    comprehension variables), and those of them that are annotated there."""
+    names, annotated = set(), set()
+    todo = list(nodes)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        if isinstance(node, ast.Lambda):
+            continue
+        if isinstance(node, ast.comprehension):  # its target is the comprehension's own
+            todo.append(node.iter)
+            todo.extend(node.ifs)
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name != "*":
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            annotated.add(node.target.id)
+        elif type(node).__name__ in ("MatchAs", "MatchStar") and node.name:
+            names.add(node.name)
+        elif type(node).__name__ == "MatchMapping" and node.rest:
+            names.add(node.rest)
+        todo.extend(ast.iter_child_nodes(node))
+    return names, annotated
+
+
+def _compile_in_function(code_text):
+    """The APPS/TACO harness runs a stdin program as the body of a function, so a top-level
+    ``return`` ends the program. For a program that only compiles that way: its statements (after
+    the leading imports, which stay at module level as in the harness) become the body of a function
+    called once, with every name they bind declared ``global`` so that they stay the module's
+    globals, as in the program as written (nested functions, ``global`` statements and
+    ``__name__ == "__main__"`` work unchanged; annotated names stay local)."""
+    import ast
+
+    tree = ast.parse(code_text, "solution.py")
+    n = 0
+    while n < len(tree.body) and isinstance(tree.body[n], (ast.Import, ast.ImportFrom)):
+        n += 1
+    head, body = tree.body[:n], tree.body[n:]
+    names, annotated = _bound_names(body, ast)
+    template = ast.parse("def _program():\n    pass\n_program()\n")
+    fn, call = template.body
+    first, last = body[0].lineno, getattr(body[-1], "end_lineno", None) or body[-1].lineno
+    for node in ast.walk(template):  # the wrapper sits on the program's own lines (tracebacks)
+        node.lineno = node.end_lineno = last if node in ast.walk(call) else first
+        node.col_offset = node.end_col_offset = 0
+    fn.end_lineno = last
+    declared = sorted(names - annotated)
+    fn.body = ([ast.Global(names=declared, lineno=first, col_offset=0)] if declared else []) + body
+    module = ast.Module(body=[*head, fn, call], type_ignores=[])
+    ast.fix_missing_locations(module)
+    return compile(module, "solution.py", "exec", dont_inherit=True)
+
+
+def _compile(job):
+    try:
+        return compile(job["code"], "solution.py", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        if job["kind"] != "stdin" or exc.msg != "'return' outside function":
+            raise
+        try:
+            return _compile_in_function(job["code"])
+        except BaseException:
+            raise exc from None
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -564,7 +642,7 @@ def main():
     if job.get("runner_as"):
         resource.setrlimit(resource.RLIMIT_AS, (job["runner_as"], job["runner_as"]))
     try:
-        code_obj = compile(job["code"], "solution.py", "exec", dont_inherit=True)
+        code_obj = _compile(job)
     except BaseException as exc:
         msg = "%s: %s" % (type(exc).__name__, exc)
         _frame(proto, b"C", b"err\n" + msg.encode("utf-8", "replace")[:4000])
