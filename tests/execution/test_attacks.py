@@ -113,11 +113,18 @@ def test_suite_is_big_enough():
     assert len(ATTACKS) >= 25
 
 
+def expected_verdicts(case: dict[str, Any], layer: str) -> list[str]:
+    """The verdicts allowed for a case in this sandbox layer (`expect_by_layer` names a documented
+    weakness of a weaker layer, e.g. the unshare layer leaves the host's /etc readable)."""
+    return case.get("expect_by_layer", {}).get(layer, case["expect"])
+
+
 @pytest.mark.parametrize("case", ATTACKS, ids=[c["name"] for c in ATTACKS])
-def test_attack_verdict(case: dict[str, Any], attack_run: dict[str, Any]):
+def test_attack_verdict(case: dict[str, Any], attack_run: dict[str, Any], sandbox_layer: str):
     v = attack_run["verdicts"][case["name"]]
-    assert v.status.value in case["expect"], f"{case['name']}: {v}"
-    if "accepted" not in case["expect"]:
+    expect = expected_verdicts(case, sandbox_layer)
+    assert v.status.value in expect, f"{case['name']}: {v}"
+    if "accepted" not in expect:
         assert not v.accepted
     assert v.status is not Status.SANDBOX_ERROR
 
@@ -148,7 +155,7 @@ def test_no_file_outside_temp_dir(attack_run: dict[str, Any]):
             Path(f"/usr/pwned-{token}"),
             Path(f"/etc/pwned-{token}"),
         )
-        if p.exists()
+        if os.path.exists(p)  # False where this user may not look (nor could the program, same uid)
     ]
     assert leaks == []
     assert not any(name.startswith(("many-", "fill-", "pwned")) for name in attack_run["tmp_new"])

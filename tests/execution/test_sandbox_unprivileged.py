@@ -7,11 +7,20 @@ fall back to user namespaces in which the solution holds no capability and is no
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
 
-from .unprivileged import can_drop_privileges, run_driver, shared_tempdir
+from .unprivileged import (
+    NESTED,
+    REPO,
+    can_drop_privileges,
+    run_driver,
+    run_unprivileged,
+    shared_tempdir,
+    unprivileged_python,
+)
 
 pytestmark = pytest.mark.skipif(not can_drop_privileges(), reason="needs setpriv to drop root")
 
@@ -167,3 +176,28 @@ print(json.dumps(out))
         assert msg.startswith("refused"), msg
         assert "bubblewrap" in msg and "user namespaces" in msg and "unsafe_weak_isolation" in msg, msg
         assert out[name + "_opted_in"] == "accepted"
+
+
+#: the hostile suite, re-run as an unprivileged user (it is also run as whoever runs this suite)
+HOSTILE_FILES = ["tests/execution/test_attacks.py", "tests/execution/test_sandbox_seccomp.py"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_hostile_suite_unprivileged(variant: str):
+    """CI runs as root: this runs the whole hostile suite again as uid 65534, with and without bwrap."""
+    if os.environ.get(NESTED):
+        pytest.skip("already the unprivileged run")
+    if variant == "bwrap" and not shutil.which("bwrap"):
+        pytest.skip("bubblewrap is not installed")
+    where = shared_tempdir("tm-unpriv-suite-")
+    try:
+        python = unprivileged_python()[0]
+        argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(REPO)]
+        argv += ["--basetemp", str(where / "pytest"), *(str(REPO / f) for f in HOSTILE_FILES)]
+        res = run_unprivileged(argv, where, bwrap=variant == "bwrap", timeout=900)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+    tail = res.stdout[-6000:] + res.stderr[-2000:]
+    assert res.returncode == 0, tail
+    assert " passed" in tail and " failed" not in tail and " error" not in tail, tail

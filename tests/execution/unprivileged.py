@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import json
 import os
-import site
 import shutil
+import site
 import subprocess
 import sys
 import tempfile
