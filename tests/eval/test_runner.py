@@ -160,3 +160,18 @@ def test_cli_run_and_rescore(tmp_path: Path, data_dir: Path) -> None:
 def test_cli_rejects_unknown_task(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--model", "x", "--backend", "replay", "--tasks", "AIME23"])
     assert result.exit_code != 0 and "known tasks" in result.output
+
+
+def test_cli_flag_the_provider_does_not_take_is_named(tmp_path: Path, data_dir: Path) -> None:
+    script = str(data_dir / "fake_teacher_script.jsonl")
+    args = ["--model", script, "--backend", "replay", "--tasks", "MATH500", "--output", str(tmp_path)]
+
+    def error(*extra: str) -> str:
+        result = CliRunner().invoke(app, [*args, *extra], env={"COLUMNS": "1000"})
+        assert result.exit_code != 0
+        return result.output
+
+    assert "vllm: unknown key" in error("--tp", "2")
+    assert "replay.match" in error("--set", "replay.match=fuzzy")
+    unknown = error("--backend", "nope")
+    assert "unknown backend 'nope'" in unknown and "transformers" in unknown and "vllm" in unknown

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 FIXTURE = REPO_ROOT / "tests" / "data" / "vllm" / "aime_tiny.jsonl"
 REPEATS, MAX_NEW, BATCH = 2, 16, 3  # batch 3 over 4 questions: two batches per seed, left padding
-PROBE = "import torch, transformers, eval.cli, eval.backends.hf_transformers"
+PROBE = "import torch, transformers, thoughtmill.eval.cli, thoughtmill.eval.backends.hf_transformers"
 
 
 def _env() -> dict[str, str]:

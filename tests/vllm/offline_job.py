@@ -1,6 +1,6 @@
 """One engine run on the offline vLLM backend (provider: vllm), run by the vLLM interpreter.
 
-    python tests/vllm/offline_job.py MODEL_DIR WORKING_DIR N
+    python tests/vllm/offline_job.py MODEL_DIR WORKING_DIR N [MAX_TOKENS [DATA_PARALLEL_SIZE]]
 
 Prints one JSON line: the output rows and the run's summary. A subprocess because vllm lives only
 in .venv-vllm (the test suite runs from .venv); one process per run so repeats share nothing.
@@ -36,7 +36,7 @@ class Noise(LLM):
         }
 
 
-def teacher(model: str, max_tokens: int) -> TeacherConfig:
+def teacher(model: str, max_tokens: int, data_parallel: int = 1) -> TeacherConfig:
     return TeacherConfig.from_dict(
         {
             "provider": "vllm",
@@ -44,13 +44,14 @@ def teacher(model: str, max_tokens: int) -> TeacherConfig:
             "vllm": {"dtype": "float32", "max_model_len": 512, "seed": 0, "enforce_eager": True},
             "generation": {"temperature": 0.8, "top_p": 0.95, "max_tokens": max_tokens},
             "max_concurrency": 16,
+            "data_parallel_size": data_parallel,
         }
     )
 
 
-def main(model: str, working_dir: str, n: int, max_tokens: int = 24) -> None:
+def main(model: str, working_dir: str, n: int, max_tokens: int = 24, data_parallel: int = 1) -> None:
     rows = [{"id": i, "problem": f"What is {i} plus {i + 3}? Think, then answer."} for i in range(n)]
-    llm = Noise(teacher(model, max_tokens), working_dir=working_dir, progress=False)
+    llm = Noise(teacher(model, max_tokens, data_parallel), working_dir=working_dir, progress=False)
     out = llm(rows)
     assert llm.last_run is not None
     summary = json.loads(llm.last_run.paths.summary.read_text())
@@ -58,4 +59,4 @@ def main(model: str, working_dir: str, n: int, max_tokens: int = 24) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), *(int(a) for a in sys.argv[4:5]))
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), *(int(a) for a in sys.argv[4:6]))

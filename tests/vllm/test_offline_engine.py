@@ -20,9 +20,10 @@ JOB = Path(__file__).with_name("offline_job.py")
 N, MAX_TOKENS = 16, 24
 
 
-def run_job(python: Path, model: Path, working_dir: Path) -> dict[str, Any]:
+def run_job(python: Path, model: Path, working_dir: Path, data_parallel: int = 1) -> dict[str, Any]:
     proc = run_in_vllm_env(
-        [str(python), str(JOB), str(model), str(working_dir), str(N), str(MAX_TOKENS)], "offline job"
+        [str(python), str(JOB), str(model), str(working_dir), str(N), str(MAX_TOKENS), str(data_parallel)],
+        "offline job",
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -50,3 +51,7 @@ def test_offline_vllm_backend_is_seeded_and_repeatable(
     second = run_job(vllm_python, tiny_model, tmp_path / "two")
     assert second["rows"] == rows
     assert (tmp_path / "two" / "cache").is_dir() and not second["summary"]["cache_hits"]
+
+    # two engines in child processes, batches dealt to whichever is idle: the same seeded samples
+    parallel = run_job(vllm_python, tiny_model, tmp_path / "dp", data_parallel=2)
+    assert parallel["rows"] == rows and not parallel["summary"]["cache_hits"]

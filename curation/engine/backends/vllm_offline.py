@@ -107,6 +107,7 @@ class _LocalRunner:
 
 def _serve(gpus: list[str], engine_args: dict[str, Any], conn: Any) -> None:
     """A data-parallel child: load the model on its GPUs, then answer batches until told to stop."""
+    os.dup2(2, 1)  # the engine's chatter goes to stderr: the parent's stdout stays the program's own
     if gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(gpus)
     try:
@@ -162,7 +163,12 @@ def _close_all(runners: list[_ChildRunner]) -> None:
 
 
 def gpu_slices(tensor_parallel: int, data_parallel: int) -> list[list[str]]:
-    """The visible GPUs cut into ``data_parallel`` slices of ``tensor_parallel`` each."""
+    """The visible GPUs cut into ``data_parallel`` slices of ``tensor_parallel`` each (on vLLM's CPU
+    build: no GPUs, every engine on the CPU)."""
+    from vllm.platforms import current_platform
+
+    if current_platform.is_cpu():
+        return [[] for _ in range(data_parallel)]
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible:
         gpus = [g for g in visible.split(",") if g.strip()]
