@@ -4,16 +4,16 @@ a verdict — the solution is judged again (real SIGKILL / SIGSTOP on real worke
 
 from __future__ import annotations
 
-import os
 import signal
-import threading
 import time
-from pathlib import Path
 
 import pytest
 from thoughtmill.execution import Limits, Status, run_batch, run_tests
 
+from .conftest import Saboteur
+
 LIMITS = Limits(time_s=5.0, total_time_s=30.0)
+WORKER = b"thoughtmill.execution.worker"
 SLOW_ECHO = "import time\ntime.sleep(1.0)\nprint(input())\n"
 ECHO_TESTS = {"inputs": ["hello\n"], "outputs": ["hello\n"]}
 
@@ -46,42 +46,6 @@ def test_big_wrong_integer_is_described_not_crashed_on():
 # --------------------------------------------------------------------------- the machinery fails
 
 
-def _judging_workers() -> list[int]:
-    """Our judge worker processes that have a sandbox running (a child of their own)."""
-    me = str(os.getpid())
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
-        ppid = stat.rpartition(")")[2].split()[1]
-        if ppid == me and b"thoughtmill.execution.worker" in cmd and children:
-            found.append(int(pid))
-    return found
-
-
-class Saboteur(threading.Thread):
-    """Sends ``sig`` to every judge worker caught judging, ``times`` times in all."""
-
-    def __init__(self, sig: int, times: int) -> None:
-        super().__init__(daemon=True)
-        self.sig, self.times, self.hit = sig, times, []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set() and len(self.hit) < self.times:
-            for pid in _judging_workers():
-                if pid not in self.hit and len(self.hit) < self.times:
-                    os.kill(pid, self.sig)
-                    self.hit.append(pid)
-            time.sleep(0.02)
-
-
 def _batch(saboteur: Saboteur, **options) -> dict:
     saboteur.start()
     try:
@@ -92,7 +56,7 @@ def _batch(saboteur: Saboteur, **options) -> dict:
 
 
 def test_worker_killed_mid_verify_is_judged_again():
-    saboteur = Saboteur(signal.SIGKILL, times=1)
+    saboteur = Saboteur(signal.SIGKILL, times=1, marker=WORKER)
     verdicts = _batch(saboteur)
     assert len(saboteur.hit) == 1, "the test never caught a worker judging"
     v = verdicts["slow"]
@@ -100,7 +64,7 @@ def test_worker_killed_mid_verify_is_judged_again():
 
 
 def test_stalled_worker_misses_the_pool_deadline_and_is_judged_again():
-    saboteur = Saboteur(signal.SIGSTOP, times=1)
+    saboteur = Saboteur(signal.SIGSTOP, times=1, marker=WORKER)
     t0 = time.monotonic()
     verdicts = _batch(saboteur, judge_deadline_s=5.0)
     assert len(saboteur.hit) == 1
@@ -109,7 +73,7 @@ def test_stalled_worker_misses_the_pool_deadline_and_is_judged_again():
 
 
 def test_persistent_infrastructure_failure_is_flagged_not_a_verdict():
-    saboteur = Saboteur(signal.SIGKILL, times=2)
+    saboteur = Saboteur(signal.SIGKILL, times=2, marker=WORKER)
     verdicts = _batch(saboteur, retries=1)
     v = verdicts["slow"]
     assert len(saboteur.hit) == 2

@@ -44,3 +44,23 @@ def test_ray_reports_the_actor_layer(local_ray):
     report = ray.get(actor.layer.remote())
     assert report["layer"] in ("bubblewrap", "unshare", "rlimits")
     ray.kill(actor)
+
+
+@pytest.mark.slow
+def test_ray_actor_killed_mid_chunk_is_judged_again(local_ray):
+    import signal
+
+    from .conftest import Saboteur
+    from .test_hostile_verdicts import ECHO_TESTS, SLOW_ECHO
+
+    saboteur = Saboteur(signal.SIGKILL, times=1, marker=b"ray::JudgeActor", parent=None)
+    saboteur.start()
+    try:
+        items = [(i, SLOW_ECHO, ECHO_TESTS) for i in range(4)]
+        got = dict(run_batch(items, Limits(time_s=5.0), backend="ray", workers=2, chunk_size=2))
+    finally:
+        saboteur.stop.set()
+        saboteur.join()
+    assert len(saboteur.hit) == 1, "the test never caught an actor judging"
+    assert set(got) == set(range(4))
+    assert all(v.accepted for v in got.values()), got
