@@ -92,3 +92,13 @@ def test_parse_livecodebench():
 def test_parse_errors(bad, match):
     with pytest.raises(TestCaseError, match=match):
         parse_test_cases(bad)
+
+
+def test_infrastructure_failure_round_trip_and_only_on_sandbox_error():
+    v = Verdict(Status.SANDBOX_ERROR, detail="judge worker process died", infrastructure_failure=True)
+    d = v.to_dict()
+    assert d["infrastructure_failure"] is True and Verdict.from_dict(d) == v
+    assert not v.accepted
+    assert Verdict.from_dict({"status": "accepted"}).infrastructure_failure is False  # older dicts
+    with pytest.raises(ExecutionError, match="infrastructure failure"):
+        Verdict(Status.WRONG_ANSWER, infrastructure_failure=True)
