@@ -5,7 +5,7 @@ kernel code, mount file systems, create namespaces or talk to the kernel's key a
 and those calls are where kernel privilege escalations live. The filter allows everything else and
 makes these fail with EPERM (``clone3`` with ENOSYS, so that libc falls back to ``clone``, whose
 namespace flags the filter can see). Calls of another architecture's ABI (32-bit ``int 0x80``, x32)
-kill the process: that is libseccomp's default for a foreign architecture.
+kill the process, so the deny list cannot be bypassed through another table of syscall numbers.
 
 The filter is built here, in the trusted process, with libseccomp (through ``pyseccomp``, a ctypes
 binding) and exported as BPF bytes; ``seccomp_loader.py`` installs those bytes inside the sandbox
@@ -107,6 +107,7 @@ def build_filter() -> tuple[bytes, tuple[str, ...]]:
     except (ImportError, OSError, RuntimeError) as exc:  # OSError/RuntimeError: libseccomp.so missing
         raise SeccompUnavailable(f"cannot load libseccomp ({exc}): {INSTALL_HINT}") from exc
     filt = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+    filt.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)  # libseccomp's default: the thread
     unknown = []
     for name in DENIED_SYSCALLS:
         try:

@@ -165,3 +165,19 @@ def test_without_the_filter_the_report_says_so(how: str, tmp_path: Path):
     assert ("THOUGHTMILL_SECCOMP=0" in note) if how == "switched_off" else ("pip install pyseccomp" in note)
     assert any("no seccomp filter" in w for w in got["warnings"]), got["warnings"]
     assert "no seccomp filter" in out.stderr
+
+
+FOREIGN_ABI = r"""
+import ctypes, mmap
+buf = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+buf.write(bytes([0xB8, 26, 0, 0, 0, 0xCD, 0x80, 0xC3]))  # mov eax, 26 (i386 ptrace); int 0x80; ret
+f = ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(buf)))
+print("survived", f())
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="i386 system calls from x86-64 code")
+def test_foreign_abi_syscall_kills(report: dict):
+    """The deny list is per syscall table: a 32-bit `int 0x80` call must not get around it."""
+    v = run_tests(FOREIGN_ABI, {"inputs": [""], "outputs": ["x"]})
+    assert v.status.value == "runtime_error" and "SIGSYS" in v.detail, v

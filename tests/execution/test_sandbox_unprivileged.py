@@ -179,7 +179,11 @@ print(json.dumps(out))
 
 
 #: the hostile suite, re-run as an unprivileged user (it is also run as whoever runs this suite)
-HOSTILE_FILES = ["tests/execution/test_attacks.py", "tests/execution/test_sandbox_seccomp.py"]
+HOSTILE_FILES = [
+    "tests/execution/test_attacks.py",
+    "tests/execution/test_sandbox_seccomp.py",
+    "tests/execution/test_sandbox.py",
+]
 
 
 @pytest.mark.slow
