@@ -43,7 +43,7 @@ from thoughtmill.curation.similarity import (
 from thoughtmill.curation.sources.local import read_local
 
 from thoughtmill.benchmarks import BENCHMARKS, BenchmarkInfo, find_benchmark
-from thoughtmill.hub import HubError, read_hub
+from thoughtmill.hub import HubError, HubLocation, read_hub
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +118,22 @@ def load_benchmarks(
             out[name] = _texts_of(ds, wanted, f"{name!r} ({path})")
         else:
             assert info is not None
-            wanted = tuple(columns.get(name) or info.text_columns)
-            try:
-                ds = read_hub(info.hub, streaming=True, columns=wanted)
-            except HubError as exc:
-                hint = "give its local file (`local_files:` of the decontaminate stage, or load_benchmarks)"
-                raise InputError(exc.explain(f"benchmark {name!r}", hint)) from exc
-            out[name] = _texts_of(ds, wanted, f"{name!r} (hub:{info.hub.short()})")
+            copies = info.decontamination_sources()
+            texts = (
+                t for loc, cols in copies for t in _hub_texts(name, loc, tuple(columns.get(name) or cols))
+            )
+            out[name] = list(dict.fromkeys(texts))  # a problem in two copies is one problem
     return out
+
+
+def _hub_texts(name: str, location: HubLocation, wanted: tuple[str, ...]) -> list[str]:
+    """The problem texts of one Hub copy of a benchmark (streamed, text columns only)."""
+    try:
+        ds = read_hub(location, streaming=True, columns=wanted)
+    except HubError as exc:
+        hint = "give its local file (`local_files:` of the decontaminate stage, or load_benchmarks)"
+        raise InputError(exc.explain(f"benchmark {name!r}", hint)) from exc
+    return _texts_of(ds, wanted, f"{name!r} (hub:{location.short()})")
 
 
 def _local_columns(ds: datasets.Dataset, info: BenchmarkInfo | None) -> tuple[str, ...]:

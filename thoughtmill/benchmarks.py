@@ -25,12 +25,20 @@ class BenchmarkInfo:
     """One benchmark: its name (as Evalchemy spells it), Hub data, problem-text columns and evaluator.
 
     ``evaluator`` is the evaluator class or its ``"module:Class"`` path (imported when first needed).
+    ``also_decontaminate`` are wider copies of the same problems (another year's contest, every release)
+    that decontamination removes too, each with its text columns: the evaluator scores ``hub``, and
+    training must not hold any copy of it.
     """
 
     name: str
     hub: HubLocation
     text_columns: tuple[str, ...]
     evaluator: str | type
+    also_decontaminate: tuple[tuple[HubLocation, tuple[str, ...]], ...] = ()
+
+    def decontamination_sources(self) -> tuple[tuple[HubLocation, tuple[str, ...]], ...]:
+        """Every copy decontamination reads: the evaluator's, then the wider ones."""
+        return ((self.hub, self.text_columns), *self.also_decontaminate)
 
     def evaluator_class(self) -> Any:
         """The evaluator class (imported from its ``"module:Class"`` path the first time)."""
@@ -99,9 +107,12 @@ def lcb_location(release: str) -> HubLocation:
 _EVAL = "thoughtmill.eval.benchmarks"
 # fmt: off
 register_benchmark(BenchmarkInfo("AIME24", HubLocation("Maxwell-Jia/AIME_2024"), ("Problem",), f"{_EVAL}.aime24:AIME24"))
-register_benchmark(BenchmarkInfo("AIME25", HubLocation("zwhe99/aime25", "test"), ("problem",), f"{_EVAL}.aime25:AIME25"))
-register_benchmark(BenchmarkInfo("AMC23", HubLocation("zwhe99/amc23", "test"), ("question",), f"{_EVAL}.amc23:AMC23"))
+register_benchmark(BenchmarkInfo("AIME25", HubLocation("zwhe99/aime25", "test"), ("problem",), f"{_EVAL}.aime25:AIME25",
+                                also_decontaminate=((HubLocation("math-ai/aime25", "test"), ("problem",)),)))
+register_benchmark(BenchmarkInfo("AMC23", HubLocation("zwhe99/amc23", "test"), ("question",), f"{_EVAL}.amc23:AMC23",
+                                also_decontaminate=((HubLocation("AI-MO/aimo-validation-amc"), ("problem",)),)))
 register_benchmark(BenchmarkInfo("MATH500", HubLocation("HuggingFaceH4/MATH-500", "test"), ("problem",), f"{_EVAL}.math500:MATH500"))
 register_benchmark(BenchmarkInfo("GPQADiamond", HubLocation("Idavidrein/gpqa", "train", "gpqa_diamond"), ("Question",), f"{_EVAL}.gpqa_diamond:GPQADiamond"))
-register_benchmark(BenchmarkInfo("LiveCodeBench", HubLocation("livecodebench/code_generation_lite", data_files=LCB_RELEASE_FILES["release_v2"]), ("question_content",), f"{_EVAL}.livecodebench:LiveCodeBench"))
+register_benchmark(BenchmarkInfo("LiveCodeBench", HubLocation("livecodebench/code_generation_lite", data_files=LCB_RELEASE_FILES["release_v2"]), ("question_content",), f"{_EVAL}.livecodebench:LiveCodeBench",
+                                also_decontaminate=((HubLocation("livecodebench/code_generation_lite", data_files=("test*.jsonl",)), ("question_content",)),)))
 # fmt: on
