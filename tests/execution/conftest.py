@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "execution"
+#: in the command line of every local judge worker process
+WORKER = b"thoughtmill.execution.worker"
 
 
 def load_cases(name: str) -> list[dict[str, Any]]:
@@ -56,7 +58,7 @@ class Saboteur(threading.Thread):
     """Sends ``sig`` to every judge process caught judging (see `judging_processes`), ``times`` in all;
     by default only our own children."""
 
-    def __init__(self, sig: int, times: int, marker: bytes, parent: int | None = -1) -> None:
+    def __init__(self, sig: int, times: int, marker: bytes = WORKER, parent: int | None = -1) -> None:
         super().__init__(daemon=True)
         self.sig, self.times, self.marker = sig, times, marker
         self.parent = os.getpid() if parent == -1 else parent

@@ -10,10 +10,9 @@ import time
 import pytest
 from thoughtmill.execution import Limits, Status, run_batch, run_tests
 
-from .conftest import Saboteur
+from .conftest import WORKER, Saboteur
 
 LIMITS = Limits(time_s=5.0, total_time_s=30.0)
-WORKER = b"thoughtmill.execution.worker"
 SLOW_ECHO = "import time\ntime.sleep(1.0)\nprint(input())\n"
 ECHO_TESTS = {"inputs": ["hello\n"], "outputs": ["hello\n"]}
 
