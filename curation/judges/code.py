@@ -50,6 +50,11 @@ class CodeJudgeConfig(StrictModel):
     memory_mb: int = Field(1024, ge=64)
     workers: int | None = Field(None, ge=1, description="concurrent sandboxes; None = the backend's default")
     mode: str = Field("strict", description="output comparison mode of the execution backend")
+    unsafe_weak_isolation: bool = Field(
+        False,
+        description="run untrusted code even where the sandbox cannot isolate it (no bubblewrap, no user "
+        "namespaces): the solutions can then read the judge's environment and write on the host",
+    )
 
     @field_validator("mode")
     @classmethod
@@ -95,13 +100,22 @@ class CodeJudge(Judge):
                     continue
                 yield key, code, row["test_cases"]
 
-        for key, verdict in run_batch(runnable(), limits, workers=self.config.workers, mode=self.config.mode):
+        verdicts = run_batch(
+            runnable(),
+            limits,
+            workers=self.config.workers,
+            mode=self.config.mode,
+            unsafe_weak_isolation=self.config.unsafe_weak_isolation,
+        )
+        for key, verdict in verdicts:
             while immediate:
                 yield immediate.popleft()
             detail = verdict.to_dict()
             detail["stderr"] = short(detail.get("stderr"))
             detail["detail"] = short(detail.get("detail"))
-            yield key, Judgement(verdict.accepted, str(verdict.status), "sandbox", detail)
+            # the machinery failed (worker killed, sandbox start-up): not a verdict, judged again next run
+            retry = verdict.infrastructure_failure
+            yield key, Judgement(verdict.accepted, str(verdict.status), "sandbox", detail, retry=retry)
         while immediate:
             yield immediate.popleft()
 

@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field, ValidationError, create_model, field_vali
 from thoughtmill.curation.engine.config import StrictModel, TeacherConfig, format_validation_error
 from thoughtmill.curation.errors import ConfigError
 from thoughtmill.curation.judges import DOMAINS
-from thoughtmill.curation.teachers import TeacherSpec, resolve_teacher
+from thoughtmill.curation.teachers import TeacherSpec, check_credentials, resolve_teacher
+from thoughtmill.curation.utf8 import read_utf8
 
 from thoughtmill.benchmarks import BENCHMARKS
 
@@ -130,6 +131,16 @@ class PipelineConfig(StrictModel):
     def stage(self, name: str) -> StrictModel:
         return getattr(self.stages, name)
 
+    def teachers(self) -> dict[str, TeacherSpec]:
+        """Every teacher the run will use (generation and judges), by its config field."""
+        return {"stages.generate.teacher": self.stages.generate.teacher, **self.judge_teachers()}
+
+    def check_credentials(self) -> None:
+        """Every teacher's API key is there (generation and judges): checked when a run starts, before
+        anything is paid for; inspecting a config or a run directory needs no key."""
+        for where, spec in self.teachers().items():
+            check_credentials(resolve_teacher(spec, where), where)
+
     def judge_teachers(self) -> dict[str, TeacherSpec]:
         """Every judge teacher the verify stage will use, by its config field."""
         return {
@@ -139,7 +150,8 @@ class PipelineConfig(StrictModel):
         }
 
     def fingerprint(self, name: str) -> str:
-        """Hash of one stage's settings: a finished stage whose settings changed is run again."""
+        """Hash of one stage's settings (the ``settings`` part of its fingerprint; what the settings
+        resolve to is added by ``pipeline.fingerprint``)."""
         text = json.dumps(self.stage(name).model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -194,16 +206,19 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
 def load_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
     """Read a pipeline YAML, apply ``key=value`` overrides, resolve relative paths, validate."""
     path = Path(path)
-    if path.is_dir():  # a run directory: its resolved config
-        path = path / "config.yaml"
+    run_dir = path if path.is_dir() else None
+    if run_dir is not None:  # a run directory: its resolved config, and it is the run directory
+        path = run_dir / "config.yaml"
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(read_utf8(path, ConfigError))
     except OSError as exc:
         raise ConfigError(f"cannot read pipeline config {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"pipeline config {path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"pipeline config {path}: expected a mapping at the top level")
+    if run_dir is not None:  # a copied run directory is its own run, never the original's
+        data["run_dir"] = str(run_dir)
     for item in overrides or []:
         key, value = parse_override(item)
         set_path(data, key, value)
@@ -250,8 +265,7 @@ def _pipeline_model(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[P
 def _check_teachers(config: PipelineConfig, source: str) -> None:
     """Load every teacher the run will use now, so a bad name fails before hours of work."""
     try:
-        resolve_teacher(config.stages.generate.teacher, "stages.generate.teacher")
-        for where, spec in config.judge_teachers().items():
+        for where, spec in config.teachers().items():
             resolve_teacher(spec, where)
     except ConfigError as exc:
         raise ConfigError(f"pipeline config {source}: {exc}") from exc

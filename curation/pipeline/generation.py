@@ -38,7 +38,7 @@ class GenerateStage(Stage):
             "teacher": teacher.label,
             "model": teacher.model,
             "engine": llm.stats,
-            "failures_file": str(paths.failures),
+            "failures_file": self.ctx.run.relative(paths.failures),
             "counts": counts_by_group(out),
             "failed": failed,
             "incomplete": total(failed) > 0,

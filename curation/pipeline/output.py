@@ -83,13 +83,15 @@ class WriteStage(Stage):
         finally:
             for sink in sinks.values():
                 sink.abort()
-        files = {layout: paths for layout, paths in files.items() if paths}
+        files = {
+            layout: [self.ctx.run.relative(p) for p in paths] for layout, paths in files.items() if paths
+        }
         if self.config.push_to_hub:
             self._push(out)
         return input_path, {
             "rows": len(ds),
             "verified_rows": verified_rows,
-            "output": str(out),
+            "output": self.ctx.run.relative(out),
             "files": files,
             "counts": counts_by_group(ds, flag="verified"),
             "pushed_to": self.config.push_to_hub,
@@ -249,4 +251,4 @@ class CardStage(Stage):
         out.mkdir(parents=True, exist_ok=True)
         text = render_card(self.ctx.config.name, self.ctx.run.summaries(), title=self.config.title)
         (out / "README.md").write_text(text)
-        return input_path, {"card": str(out / "README.md")}
+        return input_path, {"card": self.ctx.run.relative(out / "README.md")}

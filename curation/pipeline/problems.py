@@ -12,6 +12,8 @@ from thoughtmill.curation.errors import InputError
 from thoughtmill.curation.pipeline.counts import counts_by_group
 from thoughtmill.curation.pipeline.stage import Stage, load_dataset_at, save_dataset
 from thoughtmill.curation.sources import load_source
+from thoughtmill.curation.sources.local import data_files
+from thoughtmill.curation.utf8 import check_utf8
 
 
 class SourcesStage(Stage):
@@ -24,6 +26,8 @@ class SourcesStage(Stage):
         per_source: dict[str, Any] = {}
         for spec in self.config.sources:
             self.ctx.echo(f"  source {spec.name} ({spec.path or 'hub'})")
+            if spec.path:
+                check_text_files(spec.path)
             ds, stats = load_source(
                 spec.name,
                 spec.path,
@@ -73,6 +77,8 @@ class DecontaminateStage(Stage):
         ds = load_dataset_at(input_path, what="decontaminate")
         if not self.config.enabled or not self.config.benchmarks:
             return input_path, {"enabled": False, "rows": len(ds), "counts": counts_by_group(ds)}
+        for path in self.config.local_files.values():
+            check_text_files(path)
         benchmarks = load_benchmarks(self.config.benchmarks, local_files=self.config.local_files)
         kept, stats = decontaminate(
             ds,
@@ -85,3 +91,10 @@ class DecontaminateStage(Stage):
             raise InputError("decontaminate: every problem matched a benchmark; nothing left to generate")
         path = save_dataset(kept, self.dir / "dataset")
         return path, {"rows": len(kept), "stats": stats.to_dict(), "counts": counts_by_group(kept)}
+
+
+def check_text_files(path: str) -> None:
+    """Every text data file a local path stands for is UTF-8 (else an InputError naming file and line)."""
+    if Path(path).exists():
+        for file in data_files(Path(path)):
+            check_utf8(file, InputError)

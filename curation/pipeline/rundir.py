@@ -3,11 +3,14 @@
     RUN_DIR/config.yaml            the resolved config of the latest run
     RUN_DIR/cache/                 the engine's response cache (unless cache_dir says otherwise)
     RUN_DIR/<stage>/dataset/       the stage's output (save_to_disk, memory-mapped when read)
-    RUN_DIR/<stage>/_done.json     marker: settings fingerprint, chain, summary, seconds
+    RUN_DIR/<stage>/_done.json     marker: fingerprint parts, chain, summary, seconds
     RUN_DIR/output/                the verified / unverified sets and the dataset card
+    RUN_DIR/summary.json           how the latest run ended: each stage's status, or the fatal error
 
-A stage is finished when its marker exists and its chain (its settings and every earlier stage's)
-matches the current config: changing a stage's settings re-runs it and what follows, nothing before.
+A stage is finished when its marker exists and its chain (its fingerprint and every earlier stage's)
+matches the current config: changing a stage's settings, or what they resolve to (a teacher YAML, a
+source file; see ``fingerprint.py``), re-runs it and what follows, nothing before. Paths in markers
+are relative to the run directory, so a copied run directory reads its own outputs.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from thoughtmill.curation.errors import InputError
 from thoughtmill.curation.pipeline.config import STAGE_ORDER, PipelineConfig
+from thoughtmill.curation.pipeline.fingerprint import combine, stage_parts, what_changed
 
 MARKER = "_done.json"
 
@@ -29,6 +33,7 @@ class RunDir:
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
         self.root = Path(config.run_dir)
+        self._parts: dict[str, dict[str, str]] = {}
 
     @property
     def cache_root(self) -> Path:
@@ -48,11 +53,39 @@ class RunDir:
     def marker_path(self, stage: str) -> Path:
         return self.stage_dir(stage) / MARKER
 
+    @property
+    def summary_path(self) -> Path:
+        return self.root / "summary.json"
+
+    def relative(self, path: Path | str | None) -> str | None:
+        """A path as recorded in a marker or summary: relative to the run directory when inside it."""
+        if path is None:
+            return None
+        path = Path(path)
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+    def resolve(self, recorded: str | None) -> Path | None:
+        """A recorded path back to a real one (relative ones are inside this run directory)."""
+        return None if not recorded else self.root / recorded
+
+    def fingerprint_parts(self, stage: str) -> dict[str, str]:
+        """The named parts of a stage's fingerprint (computed once per run: files are hashed once)."""
+        if stage not in self._parts:
+            self._parts[stage] = stage_parts(self.config, stage)
+        return self._parts[stage]
+
+    def fingerprint(self, stage: str) -> str:
+        """One stage's fingerprint: its settings and what they resolve to."""
+        return combine(self.fingerprint_parts(stage))
+
     def chain(self, stage: str) -> str:
-        """Fingerprint of this stage's settings and of every stage before it."""
+        """Fingerprint of this stage and of every stage before it."""
         digest = hashlib.sha256()
         for name in STAGE_ORDER[: STAGE_ORDER.index(stage) + 1]:
-            digest.update(f"{name}:{self.config.fingerprint(name)};".encode())
+            digest.update(f"{name}:{self.fingerprint(name)};".encode())
         return digest.hexdigest()[:16]
 
     def write_config(self) -> None:
@@ -72,13 +105,22 @@ class RunDir:
 
     def is_done(self, stage: str, input_token: str) -> bool:
         """Finished with the current settings, on the output the previous stage has now."""
+        return self.stale_reason(stage, input_token) is None
+
+    def stale_reason(self, stage: str, input_token: str) -> str | None:
+        """Why a stage must run (None: it is done with the current settings and input)."""
         marker = self.marker(stage)
-        return (
-            bool(marker)
-            and marker.get("chain") == self.chain(stage)
-            and marker.get("input_token") == input_token
-            and not marker.get("incomplete")
-        )
+        if not marker:
+            return "not run before"
+        if marker.get("incomplete"):
+            return "incomplete last time: retrying what failed"
+        if marker.get("input_token") != input_token:
+            return "its input changed (an earlier stage ran again)"
+        if marker.get("chain") == self.chain(stage):
+            return None
+        old = marker.get("fingerprint_parts")
+        changed = what_changed(old, self.fingerprint_parts(stage)) if isinstance(old, dict) else []
+        return "; ".join(changed) if changed else "its settings, or an earlier stage's, changed"
 
     def mark_done(
         self,
@@ -96,9 +138,10 @@ class RunDir:
             "stage": stage,
             "token": token,
             "input_token": input_token,
-            "dataset": str(dataset) if dataset else None,
+            "dataset": self.relative(dataset),
             "chain": self.chain(stage),
-            "fingerprint": self.config.fingerprint(stage),
+            "fingerprint": self.fingerprint(stage),
+            "fingerprint_parts": self.fingerprint_parts(stage),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "seconds": round(seconds, 3),
             "incomplete": incomplete,
@@ -114,6 +157,11 @@ class RunDir:
 
     def summaries(self) -> dict[str, dict[str, Any]]:
         return {s: (self.marker(s) or {}).get("summary", {}) for s in STAGE_ORDER}
+
+    def write_summary(self, record: dict[str, Any]) -> None:
+        """``summary.json``: how the latest run ended (replaced atomically)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.summary_path, json.dumps(record, indent=2, default=str))
 
 
 def _atomic_write(path: Path, text: str) -> None:

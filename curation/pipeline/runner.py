@@ -52,20 +52,51 @@ def run_pipeline(
     for name in [*force, *([until] if until else [])]:
         if name not in STAGES:
             raise ConfigError(f"unknown stage {name!r}; expected one of {list(STAGES)}")
+    config.check_credentials()
     run = RunDir(config)
     run.write_config()
-    ctx = StageContext(config, run, echo)
-    token, path = "", None
+    ctx = StageContext(config, run, echo, forced=frozenset(force))
     report: dict[str, Any] = {}
+    try:
+        _run_stages(ctx, until, report)
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        run.write_summary(
+            {
+                "status": "interrupted" if interrupted else "failed",
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "stages": report,
+                "error": {"stage": ctx.current, "type": type(exc).__name__, "message": str(exc)},
+            }
+        )
+        raise
+    run.write_summary(
+        {
+            "status": "finished",
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "stages": report,
+            "error": None,
+        }
+    )
+    return report
+
+
+def _run_stages(ctx: StageContext, until: str | None, report: dict[str, Any]) -> None:
+    """The stages in order; ``report`` is filled as they finish (a failure leaves what was done)."""
+    run, echo = ctx.run, ctx.echo
+    token, path = "", None
     for name in STAGE_ORDER:
+        ctx.current = name
         marker = run.marker(name)
-        if name not in force and run.is_done(name, token):
+        reason = "--force" if name in ctx.forced else run.stale_reason(name, token)
+        if reason is None:
             assert marker is not None
             echo(f"[{name}] done earlier, skipped")
-            token, path = marker["token"], _path(marker.get("dataset"))
+            token, path = marker["token"], run.resolve(marker.get("dataset"))
             report[name] = {"status": "skipped", "seconds": marker.get("seconds")}
         else:
-            echo(f"[{name}] running")
+            echo(f"[{name}] running ({reason})")
+            report[name] = {"status": "running", "reason": reason}
             started = time.perf_counter()
             path, summary = STAGES[name](ctx).run(path)
             release_memory()
@@ -78,10 +109,14 @@ def run_pipeline(
                 f"[{name}] finished in {seconds:.1f}s"
                 + (" (incomplete: run again to retry)" if incomplete else "")
             )
-            report[name] = {"status": "incomplete" if incomplete else "ran", "seconds": round(seconds, 3)}
+            report[name] = {
+                "status": "incomplete" if incomplete else "ran",
+                "seconds": round(seconds, 3),
+                "reason": reason,
+            }
         if name == until:
             break
-    return report
+    ctx.current = None
 
 
 def release_memory() -> None:
@@ -98,15 +133,11 @@ def release_memory() -> None:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
-
-
 def run_status(run_dir: str | Path) -> list[dict[str, Any]]:
     """Where a run stands: one entry per stage (finished?, when, how long, rows)."""
     from thoughtmill.curation.pipeline.config import load_config
 
-    config = load_config(Path(run_dir) / "config.yaml")
+    config = load_config(Path(run_dir))
     run = RunDir(config)
     rows, token = [], ""
     for name in STAGE_ORDER:
@@ -115,10 +146,10 @@ def run_status(run_dir: str | Path) -> list[dict[str, Any]]:
             state = "not started"
         elif marker.get("incomplete"):
             state = "incomplete"
-        elif run.is_done(name, token):
+        elif (reason := run.stale_reason(name, token)) is None:
             state = "done"
         else:
-            state = "stale (settings or input changed)"
+            state = f"stale ({reason})"
         rows.append(
             {
                 "stage": name,

@@ -27,6 +27,10 @@ class StageContext:
     config: PipelineConfig
     run: RunDir
     echo: Callable[[str], None] = print
+    #: stages the user asked to redo from scratch (``--force``)
+    forced: frozenset[str] = frozenset()
+    #: the stage running now (named in ``summary.json`` when the run dies)
+    current: str | None = None
 
 
 class Stage:

@@ -30,11 +30,10 @@ def print_summary(config: PipelineConfig, report: dict[str, Any]) -> None:
     typer.echo("")
     typer.echo(f"run directory: {run.root}")
     if write.get("output"):
-        typer.echo(
-            f"verified set:  {write['output']}/metadata, {write['output']}/default ({write.get('verified_rows')} rows)"
-        )
-        typer.echo(f"all rows:      {write['output']}/unverified ({write.get('rows')} rows)")
-        typer.echo(f"save_to_disk:  {write['output']}/disk/<layout>")
+        out = run.resolve(write["output"])
+        typer.echo(f"verified set:  {out}/metadata, {out}/default ({write.get('verified_rows')} rows)")
+        typer.echo(f"all rows:      {out}/unverified ({write.get('rows')} rows)")
+        typer.echo(f"save_to_disk:  {out}/disk/<layout>")
     card = (summaries.get("card") or {}).get("card")
     if card:
-        typer.echo(f"dataset card:  {card}")
+        typer.echo(f"dataset card:  {run.resolve(card)}")

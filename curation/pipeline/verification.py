@@ -67,7 +67,10 @@ class VerifyStage(Stage):
             raise InputError(
                 f"verify: input {input_path} lacks column(s) {missing}; expected a generated set"
             )
-        journal = Journal(self.dir / f"journal-{self.ctx.config.fingerprint('verify')}.jsonl")
+        journal_path = self.dir / f"journal-{self.ctx.run.fingerprint('verify')}.jsonl"
+        if self.name in self.ctx.forced:  # --force verify: judge every row again
+            journal_path.unlink(missing_ok=True)
+        journal = Journal(journal_path)
         try:
             done = journal.final_keys()
             resumed = len(done)
@@ -82,14 +85,17 @@ class VerifyStage(Stage):
                     journal.write(key, judgement)
         finally:
             journal.close()
-        out = self._merge(ds, journal)
+        out, to_retry = self._merge(ds, journal)
         summary = {
             "rows": len(out),
             "resumed_judgements": resumed,
             "counts": counts_by_group(out, flag="verified"),
             "verdicts": counts_per_domain(out, "verdict"),
             "methods": counts_per_domain(out, "verification_method"),
-            "journal": str(journal.path),
+            "journal": self.ctx.run.relative(journal.path),
+            # not verdicts: infrastructure or judge-model failures, judged again by the next run
+            "to_retry": to_retry,
+            "incomplete": to_retry > 0,
         }
         return self.dir / "verified.arrow", summary
 
@@ -104,7 +110,7 @@ class VerifyStage(Stage):
                 journal.write(row["_key"], judgement)
                 done.add(row["_key"])
 
-    def _merge(self, ds: datasets.Dataset, journal: Journal) -> datasets.Dataset:
+    def _merge(self, ds: datasets.Dataset, journal: Journal) -> tuple[datasets.Dataset, int]:
         """Add the verdict columns to every row, batch by batch, into ``verified.arrow``.
 
         Only the journal's sorted keys and record offsets are held (~32 bytes per judgement); each
@@ -116,6 +122,7 @@ class VerifyStage(Stage):
         sorted_keys, offsets = journal.latest()
         key_type = np.dtype(f"S{max(sorted_keys.dtype.itemsize, 24)}")  # searchsorted must not truncate
         sorted_keys = sorted_keys.astype(key_type, copy=False)
+        to_retry = [0]
 
         def verdicts(ids: list[Any], sols: list[Any]) -> dict[str, list[Any]]:
             computed = [verification_key(i or "", s or "").encode() for i, s in zip(ids, sols)]
@@ -126,6 +133,7 @@ class VerifyStage(Stage):
                 row = ids[int(np.flatnonzero(~found)[0])]
                 raise InputError(f"verify: row {row!r} has no judgement in the journal (was it edited?)")
             picked = journal.records(offsets[at])
+            to_retry[0] += sum(1 for r in picked if r["retry"])
             return {
                 "verified": [r["verified"] for r in picked],
                 "verdict": [r["verdict"] for r in picked],
@@ -155,7 +163,7 @@ class VerifyStage(Stage):
         finally:
             writer.close()
         partial.replace(target)  # a kill leaves no half-written verified.arrow
-        return datasets.Dataset.from_file(str(target))
+        return datasets.Dataset.from_file(str(target)), to_retry[0]
 
 
 def make_judges(config: VerifyConfig, *, cache_root: Path, work_dir: Path) -> dict[str, Judge]:

@@ -32,6 +32,10 @@ class ProviderSettings(StrictModel):
         """Settings worth recording with results (the evaluator's ``model_args``); no secrets."""
         return {}
 
+    def check_credentials(self, label: str) -> None:
+        """Raise ConfigError now if what the provider needs to authenticate is missing (a pipeline
+        checks every teacher when its config loads, before anything is paid for). Default: nothing."""
+
 
 class Backend(ABC):
     """A way to reach a teacher. Backends raise the classes in ``curation.engine.errors``."""

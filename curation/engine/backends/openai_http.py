@@ -54,6 +54,9 @@ class OpenAISettings(ProviderSettings):
     def describe(self) -> dict[str, Any]:
         return {"base_urls": list(self.base_urls)}
 
+    def check_credentials(self, label: str) -> None:
+        self.api_key(label)
+
     def api_key(self, label: str) -> str | None:
         """Read the key from the environment at call time; it is never stored on the config."""
         if not self.api_key_env:
