@@ -21,7 +21,8 @@ PACKAGES = {"curation": "curation", "execution": "execution", "training": "train
 ALLOWED = {
     "execution": set(),
     "curation": {"execution"},
-    "eval": {"execution", "curation.engine", "curation.sources", "curation.hub", "curation.benchmarks"},
+    # eval drives teachers through the engine, whose errors are curation's family
+    "eval": {"execution", "curation.engine", "curation.errors"},
     # training reads datasets; it takes the published prompt texts from curation's prompt module only
     "training": {"curation.prompts", "curation.training_format"},
 }
