@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from thoughtmill.curation.engine.cache_cli import app as cache_app
 from thoughtmill.curation.errors import CurationError
 
 from thoughtmill.resources import bundled_config
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+app.add_typer(cache_app, name="cache")
 DEMO_CONFIG = bundled_config("demo.yaml")
 
 

@@ -1,139 +1,142 @@
 """The response cache: every paid-for answer, stored once, keyed by the canonical request hash.
 
-Backed by diskcache (SQLite in WAL mode). Each answer is committed within milliseconds of its arrival
-(:class:`CacheWriter`), and the engine counts it as in flight until then, so a run killed at any
-instant loses at most the requests still in flight. ``sqlite_synchronous=OFF`` is safe
-against a killed *process* (the OS keeps the written pages); only a power cut could lose the last
-few writes, which a re-run then asks for again. Entries never expire and are never evicted.
+Answers live in append-only segment files as self-checking records (``segments``); a small SQLite
+index says where each key's record is (``cache_index``). Each answer is committed within
+milliseconds of its arrival (:class:`CacheWriter`), and the engine counts it as in flight until
+then, so a run killed at any instant loses at most the requests still in flight.
+
+Nothing altered is ever served: every read checks the record's key and checksum, and an entry that
+fails is reported (logged, counted in the run's summary) and treated as missing, so it is asked
+again. A lost, garbage or stale index is rebuilt from the segments when the cache opens
+(``cache_repair``), so it costs no money; ``thoughtmill cache check|rebuild`` do the same by hand.
+Many processes may share one cache (each appends to its own segment); they hold a shared lock on
+it, and only a rebuild of the index needs it alone. Entries never expire and are never evicted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
+import logging
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-import diskcache
-from diskcache.core import MODE_RAW
+from thoughtmill.curation.engine.cache_index import CacheIndex
+from thoughtmill.curation.engine.cache_repair import INDEX_FILE, CacheReport, open_index, scan_segments
+from thoughtmill.curation.engine.dirlock import DirectoryLock
 from thoughtmill.curation.engine.request import Response, Usage
-from thoughtmill.curation.engine.segments import POINTER, SegmentStore
+from thoughtmill.curation.engine.segments import DamagedRecord, Pointer, SegmentStore, encode_record
+
+log = logging.getLogger("thoughtmill.engine")
 
 _COMPRESS_ABOVE = 4096  # bytes; reasoning traces compress ~3-4x, short answers aren't worth it
 # the first byte of a stored entry says how the rest is encoded
 _FRAMED, _ZLIB_FRAMED = b"f", b"g"  # JSON list header line + raw UTF-8 texts (plain / zlib)
 Committed = Callable[[BaseException | None], None]  # told whether an answer was stored
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps(..., separators=) builds one per call
-_LOOKUP_CHUNK = 500  # keys per bulk SELECT; well under SQLite's bound-parameter limit (32766)
+_UNREADABLE = (DamagedRecord, ValueError, zlib.error)  # a record whose body cannot be decoded is damaged too
 
 
 class ResponseCache:
-    """A persistent map from request hash to the stored response record."""
+    """A persistent map from request hash to the stored response."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        # diskcache's folder holds only what diskcache writes (its ``check()`` flags anything else)
-        self._cache = diskcache.Cache(
-            str(self.directory / "index"),
-            size_limit=2**62,
-            cull_limit=0,
-            eviction_policy="none",
-            sqlite_synchronous=0,
-            statistics=False,
-            sqlite_cache_size=2
-            ** 10,  # 4 MB of SQLite page cache: the index is small, answers live in segments
-        )
+        self._lock = DirectoryLock(self.directory, shared=True, purpose="response cache").acquire()
+        try:
+            self.segments = SegmentStore(self.directory)  # directory/segments/
+            self.index: CacheIndex = open_index(self.directory / INDEX_FILE, self.segments, self._lock)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._damaged: set[str] = set()
 
-        self.segments = SegmentStore(self.directory)  # directory/segments/
+    @property
+    def corrupt_entries(self) -> int:
+        """Entries found damaged (and so treated as missing) since this cache was opened."""
+        return len(self._damaged)
 
     def get(self, key: str) -> Response | None:
-        blob = self._cache.get(key)
-        return None if blob is None else _decode(self._resolve(blob))
-
-    def _resolve(self, stored: bytes) -> bytes:
-        """The entry's bytes: read from its segment when the index holds a pointer."""
-        return self.segments.read(stored) if stored[:1] == POINTER else stored
+        return self.get_many([key]).get(key)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Response]:
-        """The cached responses among ``keys`` (absent keys are simply missing from the result).
-
-        diskcache has no bulk read, and one ``get`` per row costs a SQLite round trip each — a
-        tenth of a row's CPU budget at full speed. This reads diskcache's own ``Cache`` table with
-        one ``SELECT ... IN`` per chunk, exactly as ``Cache.get`` would row by row: string keys are
-        stored raw, entries never expire, statistics and eviction are off (so a read updates
-        nothing), and the value is decoded by diskcache's ``Disk.fetch`` (large values live in
-        files). ``tests/engine/test_cache.py`` pins that both paths agree.
-        """
+        """The intact cached responses among ``keys`` (absent or damaged keys are missing from the result)."""
         found: dict[str, Response] = {}
-        for key, mode, filename, value in self._select("key, mode, filename, value", keys):
-            blob = self._cache._disk.fetch(mode, filename, value, False)
-            found[key] = _decode(self._resolve(blob))
+        for key, pointer in self.index.lookup(keys).items():
+            try:
+                found[key] = _decode(self.segments.read(pointer, key))
+            except _UNREADABLE as exc:
+                self._report_damaged(key, pointer, exc)
         return found
 
-    def _select(self, columns: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
-        """Rows of diskcache's ``Cache`` table for ``keys`` (live string keys only), in chunks."""
-        unique = list(dict.fromkeys(keys))
-        rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(unique), _LOOKUP_CHUNK):
-            chunk = unique[start : start + _LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            query = (
-                f"SELECT {columns} FROM Cache WHERE raw = 1 AND key IN ({marks})"
-                " AND (expire_time IS NULL OR expire_time > ?)"
-            )
-            rows += self._cache._sql(query, (*chunk, time.time())).fetchall()
-        return rows
-
     def __contains__(self, key: str) -> bool:
-        return key in self._cache
+        return key in self.index
 
     def put(self, key: str, response: Response) -> None:
         self.put_many([(key, response)])
 
     def put_many(self, items: Sequence[tuple[str, Response]]) -> None:
-        """Store many answers: their bytes appended to a segment, then one SQLite transaction.
+        """Store many answers: their records appended to this process's segment, then one index transaction.
 
-        The bytes go to this process's segment file first (flushed to the OS), then small pointers
-        are written with one ``executemany`` INSERT into diskcache's ``Cache`` table, with the
-        columns ``Cache.set`` would write (diskcache's triggers keep its count and size): a kill in
-        between leaves only unreferenced bytes. Should a key already be stored (a re-asked twin,
-        say), the INSERT skips it and the batch's pointers are written with ``Cache.set``, which
-        replaces the old value properly.
+        The bytes reach the OS before the index points at them, so a kill in between leaves only
+        records the next open indexes from the segment. A key stored again points at its new record.
         """
         if not items:
             return
-        pointers = self.segments.append([_encode(response) for _, response in items])
-        now = time.time()
-        with self._cache.transact():
-            inserted = self._cache._con.executemany(
-                "INSERT INTO Cache(key, raw, store_time, expire_time, access_time, access_count,"
-                " tag, size, mode, filename, value) VALUES (?, 1, ?, NULL, ?, 0, NULL, 0, ?, NULL, ?)"
-                " ON CONFLICT(key, raw) DO NOTHING",
-                [(key, now, now, MODE_RAW, pointer) for (key, _), pointer in zip(items, pointers)],
-            ).rowcount
-            if inserted < len(items):
-                for (key, _), pointer in zip(items, pointers):
-                    self._cache.set(key, pointer)
+        pointers = self.segments.append([encode_record(key, _encode(response)) for key, response in items])
+        progress = [self.segments.writing] if self.segments.writing else []
+        self.index.add([(key, pointer) for (key, _), pointer in zip(items, pointers)], progress)
 
     def delete(self, key: str) -> None:
-        self._cache.delete(key)
+        self.index.delete(key)
 
     def __len__(self) -> int:
-        return len(self._cache)
+        return len(self.index)
+
+    def check(self) -> CacheReport:
+        """Read every indexed entry back (key, checksum, decoding) and scan every segment."""
+        bad: list[tuple[str, str]] = []
+        entries = self.index.entries()
+        for key, pointer in entries:
+            try:
+                _decode(self.segments.read(pointer, key))
+            except _UNREADABLE as exc:
+                bad.append((key, f"{exc} (segment {pointer.segment}, byte {pointer.offset})"))
+        indexed = {(p.segment, p.offset) for _, p in entries}
+        scanned = scan_segments(self.segments)
+        unindexed = sum(1 for _, p in scanned.records if (p.segment, p.offset) not in indexed)
+        return CacheReport(
+            directory=self.directory,
+            entries=len(entries),
+            segments=len(self.segments.names()),
+            bad=bad,
+            damaged=scanned.damaged,
+            unindexed=unindexed,
+        )
 
     def close(self) -> None:
-        self._cache.close()
+        self.index.close()
         self.segments.close()
+        self._lock.release()
 
     def __enter__(self) -> ResponseCache:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _report_damaged(self, key: str, pointer: Pointer, exc: BaseException) -> None:
+        if key not in self._damaged:
+            self._damaged.add(key)
+            log.warning(
+                "cache entry %s (segment %s, byte %d) is damaged: %s; treated as missing, so it is asked again",
+                key,
+                pointer.segment,
+                pointer.offset,
+                exc,
+            )
 
 
 class CacheWriter:

@@ -7,6 +7,9 @@ there to name the holder in the error (never trusted to decide anything).
 
     with DirectoryLock(run_dir, purpose="thoughtmill run"):
         ...                      # a second process gets DirectoryBusy naming this one's pid
+
+A *shared* lock lets many processes use a directory together (the response cache) while keeping
+out one that needs it alone (rebuilding the cache's index).
 """
 
 from __future__ import annotations
@@ -33,13 +36,16 @@ class DirectoryBusy(CurationError):
 
 
 class DirectoryLock:
-    """An exclusive lock on a directory. ``wait``: False fails at once, True waits as long as it
-    takes, a number waits that many seconds then fails; the error names the holder either way."""
+    """An exclusive (or shared) lock on a directory. ``wait``: False fails at once, True waits as long
+    as it takes, a number waits that many seconds then fails; the error names the holder either way."""
 
-    def __init__(self, directory: str | Path, *, wait: bool | float = False, purpose: str = "") -> None:
+    def __init__(
+        self, directory: str | Path, *, wait: bool | float = False, purpose: str = "", shared: bool = False
+    ) -> None:
         self.directory = Path(directory)
         self.wait = wait
         self.purpose = purpose or " ".join(sys.argv[:2]) or "python"
+        self.shared = shared
         self._fd: int | None = None
 
     @property
@@ -57,13 +63,31 @@ class DirectoryLock:
             os.close(fd)
             raise
         self._fd = fd
-        self._write_holder(fd)
+        if not self.shared:
+            self._write_holder(fd)
         return self
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
+            if not self.shared:
+                os.ftruncate(fd, 0)  # no stale name left behind
             os.close(fd)  # closing the only descriptor releases the flock
+
+    def try_exclusive(self) -> bool:
+        """Turn a held shared lock into an exclusive one if no other process holds it (no waiting)."""
+        assert self._fd is not None, "acquire the lock first"
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+        return True
+
+    def back_to_shared(self) -> None:
+        assert self._fd is not None, "acquire the lock first"
+        fcntl.flock(self._fd, fcntl.LOCK_SH)
 
     def __enter__(self) -> DirectoryLock:
         return self.acquire()
@@ -72,14 +96,15 @@ class DirectoryLock:
         self.release()
 
     def _lock(self, fd: int) -> None:
+        mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         if self.wait is True:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, mode)
             return
         limit = 0.0 if self.wait is False else float(self.wait)
         deadline = time.monotonic() + limit
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
                 return
             except OSError as exc:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
@@ -90,6 +115,8 @@ class DirectoryLock:
 
     def _busy_message(self, waited: float) -> str:
         holder = _read_holder(self.path)
+        if holder and not _alive(holder.get("pid")):
+            holder = {}  # written by a holder that died: the lock is held by processes that share it
         if holder.get("pid") == os.getpid():
             who = f"this process (pid {os.getpid()}: {holder.get('purpose', '?')})"
         elif holder:
@@ -98,7 +125,7 @@ class DirectoryLock:
                 f" since {holder.get('since', '?')})"
             )
         else:
-            who = "another process (which has not written its pid yet)"
+            who = "another process (one that shares it, or has not written its pid yet)"
         waited_text = f"; waited {waited:g}s" if waited else ""
         return (
             f"{self.directory} is in use by {who}{waited_text}. One process owns a run directory at a "
@@ -115,6 +142,18 @@ class DirectoryLock:
         data = json.dumps(record).encode()
         os.ftruncate(fd, 0)
         os.pwrite(fd, data, 0)
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
 
 
 def _read_holder(path: Path) -> dict[str, Any]:

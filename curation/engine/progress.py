@@ -22,6 +22,7 @@ class RunStats:
     total_rows: int | None = None
     rows_done: int = 0
     cache_hits: int = 0
+    cache_corrupt: int = 0  # cached answers found damaged: never served, asked again
     requests_sent: int = 0
     requests_ok: int = 0
     retries: int = 0

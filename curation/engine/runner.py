@@ -296,6 +296,7 @@ class Engine:
                     worker.cancel()
 
     def _write_summary(self) -> None:
+        self.stats.cache_corrupt = self.cache.corrupt_entries
         write_summary(
             self.paths.summary,
             {
