@@ -1,7 +1,8 @@
-"""Isolation: which layer this host supports, how a sandboxed runner is started, and how it is ended.
+"""Isolation: which layer this host supports, how a sandboxed runner is started, what it isolates.
 
-Layers, strongest first (detected once per process by actually starting a sandbox; override with
-``THOUGHTMILL_SANDBOX=bubblewrap|unshare|rlimits``, demand a minimum with
+Layers, strongest first (detected once per process by actually starting a sandbox, whose probe
+reports from inside the uid, capabilities, seccomp mode and environment the code would get; override
+with ``THOUGHTMILL_SANDBOX=bubblewrap|unshare|rlimits``, demand a minimum with
 ``THOUGHTMILL_SANDBOX_REQUIRE=...``):
 
 ``bubblewrap``
@@ -13,32 +14,32 @@ Layers, strongest first (detected once per process by actually starting a sandbo
     the host (setpriv) before bwrap, so the solution is nobody both inside and outside, and
     RLIMIT_NPROC (not enforced for uid 0) counts the processes of this sandbox only.
 ``unshare``
-    util-linux ``unshare`` (pid, net, mount, ipc, uts; a user namespace when not root) with a fresh
-    /proc, private tmpfs on /tmp, /var/tmp and /dev/shm, home/work directories hidden, ``/`` remounted
-    read-only in the namespace, uid 65534 when root. Weaker: the rest of the host's file system stays
-    readable where its permissions allow.
+    util-linux ``unshare`` (pid, net, mount, ipc, uts) with a fresh /proc, private tmpfs on /tmp,
+    /var/tmp and /dev/shm, home/work directories hidden, ``/`` remounted read-only. As root the code
+    then runs as host uid 65534; otherwise the mounts are made as root of a user namespace and the
+    code runs as uid 65534 of a nested one (no capability anywhere, RLIMIT_NPROC per sandbox).
+    Weaker: the rest of the host's file system stays readable where its permissions allow.
 ``rlimits``
     no namespaces: a new session, uid 65534 when root, rlimits, a private working directory.
-    No network or file-system isolation: a loud warning is issued whenever it is chosen.
+    No network or file-system isolation: `require_isolation` refuses it unless the caller passes
+    ``unsafe_weak_isolation=True``.
 
-In every layer: rlimits (CPU, AS, FSIZE, NOFILE, NPROC, CORE) inside, a wall clock kept by the judge,
+In every layer: the seccomp filter of seccomp_policy.py (installed by seccomp_loader.py before the
+runner starts), rlimits (CPU, AS, FSIZE, NOFILE, NPROC, CORE) inside, a wall clock kept by the judge,
 an empty environment, and (when this process may create them: root, cgroup v1 or v2) a memory and a
-pids cgroup per running sandbox, so memory bombs that fork are bounded as a whole.
+pids cgroup per running sandbox (isolation_cgroups.py), so memory bombs that fork are bounded as a whole.
 """
 
 from __future__ import annotations
 
-import atexit
 import base64
 import contextlib
-import ctypes
 import dataclasses
 import json
 import logging
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,13 @@ from typing import Any
 
 from thoughtmill.execution import seccomp_policy
 from thoughtmill.execution.errors import SandboxUnavailable
+from thoughtmill.execution.isolation_cgroups import CgroupSlot as CgroupSlot
+from thoughtmill.execution.isolation_cgroups import cgroups as cgroups
+from thoughtmill.execution.isolation_processes import become_subreaper as become_subreaper
+from thoughtmill.execution.isolation_processes import children_of as children_of
+from thoughtmill.execution.isolation_processes import kill as kill
+from thoughtmill.execution.isolation_processes import reap as reap
+from thoughtmill.execution.isolation_processes import reap_orphans as reap_orphans
 
 from thoughtmill import import_root
 
@@ -71,284 +79,6 @@ class IsolationWarning(UserWarning):
 
 class WeakIsolationRefused(SandboxUnavailable):
     """Only a layer without real isolation works here, and the caller did not opt in to it."""
-
-
-# --------------------------------------------------------------------------- process helpers
-
-_SUBREAPER_DONE = False
-
-
-def become_subreaper() -> bool:
-    """Make this (dedicated judge worker) process the reaper of orphaned sandbox processes.
-
-    Linux PR_SET_CHILD_SUBREAPER: without it a process whose parent exits first is re-parented to
-    PID 1, which on some container hosts never reaps, and zombies keep counting against RLIMIT_NPROC
-    and pids cgroups. Only for processes that own all their children (pool workers, Ray actors):
-    `reap_orphans` then collects every exited child between solutions.
-    """
-    global _SUBREAPER_DONE
-    if _SUBREAPER_DONE:
-        return True
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(36, 1, 0, 0, 0) == 0:  # PR_SET_CHILD_SUBREAPER
-            _SUBREAPER_DONE = True
-    except (OSError, AttributeError):
-        pass
-    return _SUBREAPER_DONE
-
-
-def reap_orphans() -> int:
-    """In a subreaper that owns all its children: collect every exited child (never blocks)."""
-    if not _SUBREAPER_DONE:
-        return 0
-    n = 0
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return n
-        if pid == 0:
-            return n
-        n += 1
-
-
-def children_of(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError):
-                out += [int(x) for x in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
-    except OSError:
-        pass
-    return out
-
-
-def reap(pid: int) -> None:
-    """Collect `pid` if it is a zombie child of ours (re-parented helpers included); never blocks."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def kill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
-
-
-# --------------------------------------------------------------------------- cgroups
-
-
-class _Cgroups:
-    """Per-sandbox memory + pids cgroups (v1 or v2), recycled through a free list."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.free: list[CgroupSlot] = []
-        self.all: list[CgroupSlot] = []
-        self.counter = 0
-        self.version, self.bases = self._detect()
-
-    @staticmethod
-    def _own_path(controller: str) -> str:
-        try:
-            for line in Path("/proc/self/cgroup").read_text().splitlines():
-                _, ctrls, path = line.split(":", 2)
-                if controller in ctrls.split(",") or (controller == "" and ctrls == ""):
-                    return path
-        except OSError:
-            pass
-        return "/"
-
-    def _detect(self) -> tuple[int, dict[str, Path]]:
-        if os.environ.get("THOUGHTMILL_CGROUPS", "1") == "0" or os.geteuid() != 0:
-            return 0, {}
-        root = Path("/sys/fs/cgroup")
-        bases: dict[str, Path] = {}
-        if (root / "memory" / "cgroup.procs").exists():  # v1 (or hybrid)
-            for ctrl in ("memory", "pids"):
-                base = root / ctrl / self._own_path(ctrl).lstrip("/") / "thoughtmill"
-                with contextlib.suppress(OSError):
-                    base.mkdir(parents=True, exist_ok=True)
-                    probe = base / f"probe-{os.getpid()}"
-                    probe.mkdir(exist_ok=True)
-                    probe.rmdir()
-                    bases[ctrl] = base
-            for base in bases.values():
-                self._sweep(base)
-            return (1, bases) if bases else (0, {})
-        if (
-            root / "cgroup.controllers"
-        ).exists():  # v2: a sibling tree at the root (no internal processes rule)
-            ctrls = set((root / "cgroup.controllers").read_text().split())
-            if not {"memory", "pids"} & ctrls:
-                return 0, {}
-            base = root / "thoughtmill"
-            try:
-                base.mkdir(exist_ok=True)
-                want = " ".join(f"+{c}" for c in ("memory", "pids") if c in ctrls)
-                with contextlib.suppress(OSError):
-                    (root / "cgroup.subtree_control").write_text(want)
-                (base / "cgroup.subtree_control").write_text(want)
-                return 2, {"v2": base}
-            except OSError:
-                return 0, {}
-        return 0, {}
-
-    @staticmethod
-    def _sweep(base: Path) -> None:
-        """Remove empty slots left by judge processes that died without cleaning up."""
-        with contextlib.suppress(OSError):
-            for d in base.iterdir():
-                if d.is_dir() and d.name.startswith("s") and "-" in d.name:
-                    pid = d.name[1:].split("-", 1)[0]
-                    if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-                        with contextlib.suppress(OSError):
-                            d.rmdir()
-
-    def describe(self) -> dict[str, Any]:
-        return (
-            {"version": self.version, "controllers": sorted(self.bases)}
-            if self.version
-            else {"version": None}
-        )
-
-    def acquire(self, memory_bytes: int, max_pids: int) -> CgroupSlot | None:
-        if not self.version:
-            return None
-        with self.lock:
-            slot = self.free.pop() if self.free else None
-            if slot is None:
-                self.counter += 1
-                name = f"s{os.getpid()}-{self.counter}"
-                slot = CgroupSlot(self.version, {k: v / name for k, v in self.bases.items()})
-                try:
-                    slot.create()
-                except OSError as exc:
-                    log.warning("cannot create cgroup %s (%s); continuing without", name, exc)
-                    self.version = 0
-                    return None
-                self.all.append(slot)
-        try:
-            slot.configure(memory_bytes, max_pids)
-        except OSError as exc:
-            log.warning("cannot configure cgroup (%s); continuing without", exc)
-            return None
-        return slot
-
-    def release(self, slot: CgroupSlot | None) -> None:
-        if slot is None:
-            return
-        if not slot.kill_all():
-            return  # never reuse a slot that still holds processes
-        with self.lock:
-            self.free.append(slot)
-
-    def cleanup(self) -> None:
-        with self.lock:
-            for slot in self.all:
-                slot.kill_all()
-                slot.remove()
-            self.all.clear()
-            self.free.clear()
-
-
-@dataclasses.dataclass
-class CgroupSlot:
-    version: int
-    dirs: dict[str, Path]
-    oom_before: int = 0
-
-    def create(self) -> None:
-        for d in self.dirs.values():
-            d.mkdir(exist_ok=True)
-
-    def join(self, pid: int) -> None:
-        for f in self.procs_files():
-            Path(f).write_text(str(pid))
-
-    def procs_files(self) -> list[str]:
-        return [str(d / "cgroup.procs") for d in self.dirs.values()]
-
-    def configure(self, memory_bytes: int, max_pids: int) -> None:
-        if self.version == 1:
-            if "memory" in self.dirs:
-                (self.dirs["memory"] / "memory.limit_in_bytes").write_text(str(memory_bytes))
-            if "pids" in self.dirs:
-                (self.dirs["pids"] / "pids.max").write_text(str(max_pids))
-        else:
-            d = self.dirs["v2"]
-            with contextlib.suppress(OSError):
-                (d / "memory.max").write_text(str(memory_bytes))
-                (d / "memory.swap.max").write_text("0")
-            with contextlib.suppress(OSError):
-                (d / "pids.max").write_text(str(max_pids))
-        self.oom_before = self.oom_kills()
-
-    def oom_kills(self) -> int:
-        path = (
-            self.dirs.get("memory", Path("/nonexistent")) / "memory.oom_control"
-            if self.version == 1
-            else self.dirs["v2"] / "memory.events"
-        )
-        try:
-            for line in path.read_text().splitlines():
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1])
-        except (OSError, ValueError):
-            pass
-        return 0
-
-    def oom_happened(self) -> bool:
-        return self.oom_kills() > self.oom_before
-
-    def pids(self) -> list[int]:
-        out: set[int] = set()
-        for f in self.procs_files():
-            with contextlib.suppress(OSError, ValueError):
-                out.update(int(x) for x in Path(f).read_text().split())
-        return sorted(out)
-
-    def kill_all(self, timeout: float = 5.0) -> bool:
-        """SIGKILL every process in the slot until it is empty (a fork bomb cannot outrun it: forking
-        is switched off first by setting pids.max to 0, cgroup v2 kills the lot in one write)."""
-        pids_dir = self.dirs.get("pids") if self.version == 1 else self.dirs.get("v2")
-        if pids_dir is not None:
-            with contextlib.suppress(OSError):
-                (pids_dir / "pids.max").write_text("0")
-        if self.version == 2:
-            with contextlib.suppress(OSError):
-                (self.dirs["v2"] / "cgroup.kill").write_text("1")
-        deadline = time.monotonic() + timeout
-        while True:
-            pids = self.pids()
-            if not pids:
-                return True
-            for pid in pids:
-                kill(pid)
-                reap(pid)
-            reap_orphans()
-            if time.monotonic() > deadline:
-                log.error("cgroup %s still has processes %s", self.dirs, pids[:10])
-                return False
-            time.sleep(0.002)
-
-    def remove(self) -> None:
-        for d in self.dirs.values():
-            with contextlib.suppress(OSError):
-                d.rmdir()
-
-
-_CGROUPS: _Cgroups | None = None
-_CGROUPS_LOCK = threading.Lock()
-
-
-def cgroups() -> _Cgroups:
-    global _CGROUPS
-    with _CGROUPS_LOCK:
-        if _CGROUPS is None:
-            _CGROUPS = _Cgroups()
-            atexit.register(_CGROUPS.cleanup)
-        return _CGROUPS
 
 
 # --------------------------------------------------------------------------- detection
