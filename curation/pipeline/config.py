@@ -19,10 +19,12 @@ from pydantic import BaseModel, Field, ValidationError, create_model, field_vali
 from thoughtmill.curation.engine.config import StrictModel, TeacherConfig, format_validation_error
 from thoughtmill.curation.errors import ConfigError
 from thoughtmill.curation.judges import DOMAINS
+from thoughtmill.curation.schema import PROBLEM_COLUMNS
+from thoughtmill.curation.sources import SOURCES
 from thoughtmill.curation.teachers import TeacherSpec, check_credentials, resolve_teacher
 from thoughtmill.curation.utf8 import read_utf8
 
-from thoughtmill.benchmarks import BENCHMARKS
+from thoughtmill.benchmarks import BENCHMARKS, find_benchmark
 
 #: Stage names in execution order; each is one section of ``stages:``.
 STAGE_ORDER = ("sources", "dedup", "decontaminate", "generate", "verify", "write", "card")
@@ -42,6 +44,11 @@ class SourceSpec(StrictModel):
         default_factory=dict, description="adapter options (subsets, per_subtopic...)"
     )
 
+    @field_validator("name")
+    @classmethod
+    def _registered_source(cls, value: str) -> str:
+        return _known(value, SOURCES, "source")
+
 
 class SourcesConfig(StrictModel):
     sources: list[SourceSpec] = Field(min_length=1)
@@ -58,6 +65,11 @@ class DedupConfig(StrictModel):
     )
     by: str | None = Field("domain", description="compare only rows sharing this column's value")
 
+    @field_validator("column", "by")
+    @classmethod
+    def _problem_column(cls, value: str | None) -> str | None:
+        return value if value is None else _known(value, PROBLEM_COLUMNS, "column")
+
 
 class DecontaminateConfig(StrictModel):
     enabled: bool = True
@@ -68,6 +80,14 @@ class DecontaminateConfig(StrictModel):
     method: Literal["fuzzy", "ngram", "both"] = "fuzzy"
     threshold: float = Field(95.0, gt=0, le=100)
     ngram: int = Field(13, ge=1)
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _registered_benchmarks(cls, names: list[str]) -> list[str]:
+        unknown = [name for name in names if find_benchmark(name) is None]
+        if unknown:
+            raise ValueError(f"unknown benchmark(s) {unknown}; registered: {', '.join(BENCHMARKS)}")
+        return names
 
 
 class GenerateConfig(StrictModel):
@@ -240,6 +260,13 @@ def config_from_dict(
         raise ConfigError(f"pipeline config {source}: {exc}") from exc
     _check_teachers(config, source)
     return config
+
+
+def _known(value: str, known: Any, what: str) -> str:
+    """``value`` if it is one of ``known``, else an error listing them (strict enum-like settings)."""
+    if value not in known:
+        raise ValueError(f"unknown {what} {value!r}; known: {', '.join(known)}")
+    return value
 
 
 def pipeline_model() -> type[PipelineConfig]:

@@ -142,6 +142,33 @@ def test_a_misspelt_comparison_mode_fails_when_the_config_loads(tmp_path):
     assert not (tmp_path / "run").exists(), "nothing may run before the config is valid"
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("stages.verify.code.mode=strcit", r"stages\.verify\.code\.mode: .*unknown comparison mode 'strcit'"),
+        ("stages.verify.math.mode=math-verify", r"stages\.verify\.math\.mode: .*unknown mode 'math-verify'"),
+        ("stages.verify.puzzle.mode=key", r"stages\.verify\.puzzle\.mode: .*known modes: answer_key, judge"),
+        (
+            "stages.sources.sources.0.name=numina",
+            r"stages\.sources\.sources\.0\.name: .*unknown source 'numina'",
+        ),
+        (
+            "stages.dedup.by=domian",
+            r"stages\.dedup\.by: .*unknown column 'domian'; known: id, problem, domain",
+        ),
+        (
+            "stages.decontaminate.benchmarks=[aime24, aime2O24]",
+            r"decontaminate\.benchmarks: .*\['aime2O24'\]",
+        ),
+        ("stages.decontaminate.method=fuzzzy", r"stages\.decontaminate\.method: "),
+        ("stages.write.formats=[parket]", r"stages\.write\.formats\.0: "),
+    ],
+)
+def test_every_enum_like_setting_is_checked_when_the_config_loads(tmp_path, override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(small_run(tmp_path), [override])
+
+
 def test_every_missing_api_key_fails_before_any_stage_runs(tmp_path):
     path = small_run(tmp_path)
     judge = {"name": "judge", "provider": "openai", "model": "gpt-4o-mini",
