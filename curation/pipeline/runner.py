@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from thoughtmill.curation.engine.dirlock import DirectoryLock
 from thoughtmill.curation.errors import ConfigError
 from thoughtmill.curation.pipeline.config import STAGE_ORDER, PipelineConfig
 from thoughtmill.curation.pipeline.generation import GenerateStage
@@ -48,7 +49,16 @@ def run_pipeline(
     force: Sequence[str] = (),
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run (or resume) the pipeline up to and including ``until``; returns per-stage timing and status."""
+    """Run (or resume) the pipeline up to and including ``until``; returns per-stage timing and status.
+
+    One process owns a run directory: a second run on it stops at once, naming the first one's pid."""
+    with DirectoryLock(config.run_dir, purpose="thoughtmill run"):
+        return _run_pipeline(config, until=until, force=force, echo=echo)
+
+
+def _run_pipeline(
+    config: PipelineConfig, *, until: str | None, force: Sequence[str], echo: Callable[[str], None]
+) -> dict[str, Any]:
     for name in [*force, *([until] if until else [])]:
         if name not in STAGES:
             raise ConfigError(f"unknown stage {name!r}; expected one of {list(STAGES)}")

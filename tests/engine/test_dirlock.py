@@ -112,3 +112,20 @@ def test_waiting_for_a_lock_gives_up_after_the_timeout_naming_the_holder(tmp_pat
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_pipeline_run_directory_held_by_another_process_is_refused(tmp_path):
+    from thoughtmill.curation.pipeline.config import load_config
+    from thoughtmill.curation.pipeline.runner import run_pipeline
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    holder = _hold(run_dir, 60)
+    try:
+        config = load_config(ROOT / "configs" / "demo.yaml", [f"run_dir={run_dir}"])
+        with pytest.raises(CurationError, match=rf"{run_dir}.* in use by process {holder.pid}"):
+            run_pipeline(config, echo=lambda _: None)
+        assert not (run_dir / "sources").exists(), "nothing ran"
+    finally:
+        holder.kill()
+        holder.wait()
