@@ -148,6 +148,13 @@ class PipelineConfig(StrictModel):
     cache_dir: str | None = Field(None, description="engine cache folder; default RUN_DIR/cache")
     stages: StagesConfig
 
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> PipelineConfig:  # type: ignore[override]
+        """Validated against the domains registered now (``stages.verify`` has one section each)."""
+        if cls is PipelineConfig:
+            return pipeline_model().model_validate(obj, **kwargs)
+        return super().model_validate(obj, **kwargs)
+
     def stage(self, name: str) -> StrictModel:
         return getattr(self.stages, name)
 

@@ -25,7 +25,7 @@ from thoughtmill.curation.judges import (
     register_mode,
 )
 from thoughtmill.curation.judges.base import Rows
-from thoughtmill.curation.pipeline.config import load_config
+from thoughtmill.curation.pipeline.config import PipelineConfig, load_config
 from thoughtmill.curation.pipeline.rundir import RunDir
 from thoughtmill.curation.pipeline.runner import run_pipeline
 from thoughtmill.curation.sources import SOURCES, Source
@@ -117,6 +117,7 @@ def test_a_domain_defined_here_runs_end_to_end(tmp_path, registries, monkeypatch
     path = tmp_path / "haiku.yaml"
     path.write_text(yaml.safe_dump(config))
 
+    assert PipelineConfig.model_validate(config).stages.verify.section("haiku") == HaikuJudgeConfig(lines=3)
     run_pipeline(load_config(path), echo=quiet)
 
     out = tmp_path / "run" / "output"
