@@ -44,6 +44,13 @@ def _options(
     """Turn a pile of questions into a verified reasoning-training set (the OpenThoughts recipe)."""
 OVERRIDES = typer.Argument(None, help="dotted overrides, e.g. stages.generate.teacher=deepseek-r1")
 FORCE = typer.Option([], "--force", help="re-run this stage even if it finished (repeatable)")
+UNSAFE = typer.Option(
+    False,
+    "--unsafe-weak-isolation",
+    help="judge code even where the sandbox cannot isolate it (no bubblewrap, no user namespaces): "
+    "the solutions may then read this machine's environment and files (= "
+    "stages.verify.code.unsafe_weak_isolation=true)",
+)
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -51,18 +58,23 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _run(config_path: Path, overrides: list[str] | None, until: str | None, force: list[str]) -> None:
+def _run(
+    config_path: Path, overrides: list[str] | None, until: str | None, force: list[str], unsafe: bool = False
+) -> None:
     import datasets
     from thoughtmill.curation.pipeline.config import load_config
     from thoughtmill.curation.pipeline.runner import run_pipeline
     from thoughtmill.curation.pipeline.summary import print_summary
+    from thoughtmill.execution.errors import SandboxUnavailable
 
     datasets.disable_progress_bars()
+    if unsafe:
+        overrides = [*(overrides or []), "stages.verify.code.unsafe_weak_isolation=true"]
     try:
         config = load_config(config_path, overrides or [])
         report = run_pipeline(config, until=until, force=force, echo=typer.echo)
         print_summary(config, report)
-    except CurationError as exc:
+    except (CurationError, SandboxUnavailable) as exc:  # the sandbox says what is missing and the way out
         raise _fail(exc) from exc
     except KeyboardInterrupt:
         typer.echo("interrupted: run the same command again to resume", err=True)
@@ -74,18 +86,20 @@ def run(
     config: Path = typer.Argument(..., help="pipeline YAML (or a run directory: its config.yaml)"),
     overrides: list[str] = OVERRIDES,
     force: list[str] = FORCE,
+    unsafe_weak_isolation: bool = UNSAFE,
 ) -> None:
     """Run the whole pipeline; running it again resumes (finished stages are skipped)."""
-    _run(config, overrides, None, force)
+    _run(config, overrides, None, force, unsafe_weak_isolation)
 
 
 @app.command()
 def demo(
     run_dir: str = typer.Option("runs/demo", help="where the demo run lives"),
     overrides: list[str] = OVERRIDES,
+    unsafe_weak_isolation: bool = UNSAFE,
 ) -> None:
     """The embedded default: ~40 problems, recorded teacher answers, offline, no API key."""
-    _run(DEMO_CONFIG, [f"run_dir={run_dir}", *(overrides or [])], None, [])
+    _run(DEMO_CONFIG, [f"run_dir={run_dir}", *(overrides or [])], None, [], unsafe_weak_isolation)
 
 
 @app.command()
@@ -106,18 +120,24 @@ def generate(
 
 @app.command()
 def verify(
-    config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE
+    config: Path = typer.Argument(...),
+    overrides: list[str] = OVERRIDES,
+    force: list[str] = FORCE,
+    unsafe_weak_isolation: bool = UNSAFE,
 ) -> None:
     """Verify generated traces (code in the sandbox, math, puzzles, science)."""
-    _run(config, overrides, "verify", force)
+    _run(config, overrides, "verify", force, unsafe_weak_isolation)
 
 
 @app.command()
 def export(
-    config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE
+    config: Path = typer.Argument(...),
+    overrides: list[str] = OVERRIDES,
+    force: list[str] = FORCE,
+    unsafe_weak_isolation: bool = UNSAFE,
 ) -> None:
     """Write the verified and unverified sets and the dataset card."""
-    _run(config, overrides, "card", force)
+    _run(config, overrides, "card", force, unsafe_weak_isolation)
 
 
 @app.command()

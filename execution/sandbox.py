@@ -146,7 +146,7 @@ HOW_TO_ISOLATE = (
 )
 HOW_TO_OPT_IN = (
     "or accept running untrusted code without isolation: run_tests/run_batch(..., "
-    "unsafe_weak_isolation=True), `verify.code.unsafe_weak_isolation: true` in the pipeline config, "
+    "unsafe_weak_isolation=True), `stages.verify.code.unsafe_weak_isolation: true` in the pipeline config, "
     "or `thoughtmill run --unsafe-weak-isolation`"
 )
 
