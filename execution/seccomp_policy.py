@@ -104,7 +104,7 @@ def build_filter() -> tuple[bytes, tuple[str, ...]]:
     """The filter as BPF bytes, and the denied names this libseccomp does not know (not covered)."""
     try:
         import pyseccomp
-    except (ImportError, OSError, RuntimeError) as exc:  # OSError/RuntimeError: libseccomp.so missing
+    except (ImportError, OSError, RuntimeError, AttributeError) as exc:  # no or an old libseccomp.so
         raise SeccompUnavailable(f"cannot load libseccomp ({exc}): {INSTALL_HINT}") from exc
     filt = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
     filt.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)  # libseccomp's default: the thread
