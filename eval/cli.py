@@ -74,13 +74,11 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
 
 def _teacher_file(spec: str, overrides: dict[str, Any]) -> Any:
     """A teacher YAML (path or bundled name) with the command line's keys applied on top."""
-    from thoughtmill.curation.engine.config import TeacherConfig, load_teacher, set_dotted
+    from thoughtmill.curation.engine.config import TeacherConfig, apply_overrides, load_teacher
     from thoughtmill.curation.errors import ConfigError
 
     try:
-        data = load_teacher(spec).model_dump()
-        for key, value in overrides.items():
-            set_dotted(data, key, value)
+        data = apply_overrides(load_teacher(spec).model_dump(), overrides)
         return TeacherConfig.from_dict(data, source=spec)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="--teacher-config") from exc

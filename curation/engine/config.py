@@ -17,6 +17,7 @@ from thoughtmill.curation.engine.providers import DEFAULT_PROVIDER, Provider, ge
 from thoughtmill.curation.engine.strict import StrictModel
 from thoughtmill.curation.errors import ConfigError
 
+from thoughtmill.overrides import OverrideError, set_path
 from thoughtmill.resources import bundled_config
 
 __all__ = ["Pricing", "RetryConfig", "StrictModel", "TeacherConfig", "load_teacher"]
@@ -147,8 +148,7 @@ class TeacherConfig(StrictModel):
             raise ConfigError(f"cannot read teacher config {path}: {exc}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"teacher config {path}: expected a mapping at the top level")
-        for key, value in (overrides or {}).items():
-            set_dotted(data, key, value)
+        apply_overrides(data, overrides or {})
         return cls.from_dict(data, source=str(path))
 
     @classmethod
@@ -184,19 +184,6 @@ def _as_details(exc: ValidationError, provider: Provider | None = None) -> list[
                 {"type": err["type"], "loc": err["loc"], "input": err["input"], "ctx": err.get("ctx", {})}
             )
     return details
-
-
-def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.c`` in nested dicts, creating levels as needed."""
-    parts = dotted.split(".")
-    node = data
-    for part in parts[:-1]:
-        nxt = node.get(part)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            node[part] = nxt
-        node = nxt
-    node[parts[-1]] = value
 
 
 def format_validation_error(exc: ValidationError) -> str:
@@ -235,3 +222,13 @@ def load_teacher(spec: TeacherConfig | str | Path | dict[str, Any]) -> TeacherCo
 def bundled_teachers_dir() -> Path:
     """The bundled teachers (configs/teachers/, shipped as package data)."""
     return bundled_config("teachers")
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Set each dotted key of ``overrides`` in the teacher mapping ``data``; a bad path is a ConfigError."""
+    try:
+        for key, value in overrides.items():
+            set_path(data, key, value)
+    except OverrideError as exc:
+        raise ConfigError(f"teacher config: {exc}") from None
+    return data

@@ -25,6 +25,7 @@ from thoughtmill.curation.teachers import TeacherSpec, check_credentials, resolv
 from thoughtmill.curation.utf8 import read_utf8
 
 from thoughtmill.benchmarks import BENCHMARKS, find_benchmark
+from thoughtmill.overrides import OverrideError, parse_override, set_path
 
 #: Stage names in execution order; each is one section of ``stages:``.
 STAGE_ORDER = ("sources", "dedup", "decontaminate", "generate", "verify", "write", "card")
@@ -189,47 +190,6 @@ class PipelineConfig(StrictModel):
 # ---------------------------------------------------------------------------------- loading
 
 
-def parse_override(item: str) -> tuple[str, Any]:
-    """``a.b=value`` -> ("a.b", YAML-parsed value); a bare ``key`` is an error naming it."""
-    key, sep, raw = item.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(
-            f"override {item!r}: expected KEY=VALUE with a dotted key, e.g. stages.generate.teacher=deepseek-r1"
-        )
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return key.strip(), value
-
-
-def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.0.c`` in nested dicts/lists (numbers index lists); errors name the failing part."""
-    parts = dotted.split(".")
-    node: Any = data
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        where = ".".join(parts[: depth + 1])
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(
-                    f"override {dotted!r}: {where} is not an index of a list of {len(node)} items"
-                )
-            if last:
-                node[int(part)] = value
-            else:
-                node = node[int(part)]
-            continue
-        if not isinstance(node, dict):
-            raise ConfigError(f"override {dotted!r}: {'.'.join(parts[:depth])} is a value, not a section")
-        if last:
-            node[part] = value
-        else:
-            if not isinstance(node.get(part), (dict, list)):
-                node[part] = {}
-            node = node[part]
-
-
 def load_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
     """Read a pipeline YAML, apply ``key=value`` overrides, resolve relative paths, validate."""
     path = Path(path)
@@ -246,9 +206,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Pipelin
         raise ConfigError(f"pipeline config {path}: expected a mapping at the top level")
     if run_dir is not None:  # a copied run directory is its own run, never the original's
         data["run_dir"] = str(run_dir)
-    for item in overrides or []:
-        key, value = parse_override(item)
-        set_path(data, key, value)
+    try:
+        for item in overrides or []:
+            set_path(data, *parse_override(item))
+    except OverrideError as exc:
+        raise ConfigError(str(exc)) from None
     return config_from_dict(data, base=path.parent, source=str(path))
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from thoughtmill.curation.engine.config import TeacherConfig, set_dotted
+from thoughtmill.curation.engine.config import TeacherConfig, apply_overrides
 from thoughtmill.curation.errors import ConfigError
 from thoughtmill.eval.data.files import read_records
 from thoughtmill.eval.errors import BackendError
@@ -67,9 +67,8 @@ def eval_teacher(provider: str, model: str, overrides: dict[str, Any] | None = N
     preset = PRESETS.get(provider)
     data: dict[str, Any] = preset(model) if preset else {"model": model}
     data["provider"] = provider
-    for key, value in (overrides or {}).items():
-        set_dotted(data, key, value)
     try:
+        apply_overrides(data, overrides or {})
         return TeacherConfig.from_dict(data, source=f"--backend {provider}")
     except ConfigError as exc:
         raise BackendError(str(exc)) from exc
