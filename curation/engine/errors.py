@@ -15,6 +15,7 @@ __all__ = [
     "RateLimited",
     "RequestFailed",
     "RetryableError",
+    "RunInterrupted",
     "RunStopped",
     "failure_kind",
 ]
@@ -46,6 +47,10 @@ class RateLimited(RetryableError):
 
 class InvalidStructuredOutput(RequestFailed):
     """The reply did not validate against the response format; re-asked a bounded number of times."""
+
+
+class RunInterrupted(CurationError):
+    """The run was interrupted (Ctrl-C, or its task cancelled); recorded as its fatal error."""
 
 
 class RunStopped(Exception):

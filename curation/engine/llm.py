@@ -25,10 +25,11 @@ from pydantic import BaseModel, ValidationError
 from thoughtmill.curation.engine.backends import Backend
 from thoughtmill.curation.engine.config import TeacherConfig, load_teacher
 from thoughtmill.curation.engine.errors import InvalidStructuredOutput
+from thoughtmill.curation.engine.report import check_max_failure_rate, report_failures
 from thoughtmill.curation.engine.request import Request, Response
 from thoughtmill.curation.engine.rows import iter_rows
 from thoughtmill.curation.engine.runner import Engine
-from thoughtmill.curation.errors import CurationError, InputError
+from thoughtmill.curation.errors import ConfigError, CurationError, InputError
 
 
 def default_working_dir() -> Path:
@@ -57,6 +58,8 @@ class LLM:
         progress: bool = True,
         backend: Backend | None = None,
         wait_for_lock: bool | float = False,
+        require_all: bool = False,
+        max_failure_rate: float | None = None,
     ) -> None:
         self.teacher = load_teacher(teacher)
         self.working_dir = Path(working_dir) if working_dir else default_working_dir()
@@ -66,11 +69,14 @@ class LLM:
         if response_format is not None:
             self.response_format = response_format
         self.generation_overrides = dict(generation or {})
+        _refuse_many_completions({**self.teacher.generation, **self.generation_overrides}, ConfigError)
         self.max_in_flight = max_in_flight
         self.on_failure = on_failure
         self.progress = progress
         self.backend = backend
         self.wait_for_lock = wait_for_lock  # another process running in the same run directory: wait?
+        self.require_all = require_all  # raise IncompleteRun if any row failed (after writing the rest)
+        self.max_failure_rate = check_max_failure_rate(max_failure_rate)  # ... or more than this fraction
         self._schema = self.response_format.model_json_schema() if self.response_format else None
         self._endpoint: str | None = None  # the teacher's endpoint identity, worked out once per run
         self.last_run: Engine | None = None
@@ -133,6 +139,14 @@ class LLM:
             engine.cache.close()
         if not seen["any"]:
             raise InputError(f"{self.name}: the input has no rows; nothing to generate")
+        report_failures(
+            self.name,
+            engine.stats,
+            engine.paths.failures,
+            result,
+            require_all=self.require_all,
+            max_failure_rate=self.max_failure_rate,
+        )
         return result
 
     @property
@@ -146,7 +160,8 @@ class LLM:
             raise InputError(f"row {index}: expected a mapping of column -> value, got {type(row).__name__}")
         try:
             prompt = self.prompt(row)
-            params = {**self.teacher.generation, **self.generation_overrides, **self.generation_params(row)}
+            row_params = self.generation_params(row)
+            params = {**self.teacher.generation, **self.generation_overrides, **row_params}
             replay_key = self.replay_key(row)
         except KeyError as exc:
             raise InputError(
@@ -159,6 +174,8 @@ class LLM:
             raise InputError(
                 f"row {index}: {type(self).__name__}.prompt() raised {type(exc).__name__}: {exc}"
             ) from exc
+        if "n" in row_params:
+            _refuse_many_completions(params, InputError, f"row {index}: ")
         messages = self._messages(index, prompt)
         return Request(
             model=self.teacher.model,
@@ -225,6 +242,17 @@ class LLM:
         raise InputError(
             f"row {index}: {type(self).__name__}.parse() must return a dict or a list of dicts, "
             f"got {type(result).__name__}"
+        )
+
+
+def _refuse_many_completions(params: dict[str, Any], error: type[CurationError], where: str = "") -> None:
+    """``n > 1`` would bill n completions per request while the engine keeps one: refuse it."""
+    n = params.get("n")
+    if n is not None and n != 1:
+        raise error(
+            f"{where}generation n={n} asks the teacher for {n} completions per request and bills them all, "
+            "but the engine keeps only one; leave n out (or n=1) and repeat rows instead, e.g. one row per "
+            "sample with its own seed from generation_params()"
         )
 
 

@@ -33,7 +33,13 @@ from thoughtmill.curation.engine.backends import Backend
 from thoughtmill.curation.engine.cache import CacheWriter, ResponseCache
 from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.engine.dirlock import DirectoryLock
-from thoughtmill.curation.engine.errors import RequestFailed, RetryableError, RunStopped, failure_kind
+from thoughtmill.curation.engine.errors import (
+    RequestFailed,
+    RetryableError,
+    RunInterrupted,
+    RunStopped,
+    failure_kind,
+)
 from thoughtmill.curation.engine.feed import BuildFn, RowFeed
 from thoughtmill.curation.engine.host import long_lived_objects_frozen, run_blocking
 from thoughtmill.curation.engine.outcomes import HandleFn, Outcomes
@@ -89,8 +95,15 @@ class Engine:
         validate: ValidateFn | None = None,
         total: int | None = None,
     ) -> datasets.Dataset:
-        """Synchronous wrapper around :meth:`arun` (works inside a running event loop too)."""
-        return run_blocking(self.arun(rows, build, handle, validate=validate, total=total))
+        """Synchronous wrapper around :meth:`arun` (works inside a running event loop too).
+
+        Ctrl-C stops the run after committing every answer received; what reaches the caller is one
+        short ``KeyboardInterrupt`` saying so, not the event loop's chain of cancellations.
+        """
+        try:
+            return run_blocking(self.arun(rows, build, handle, validate=validate, total=total))
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(self._interrupted_message()) from None
 
     async def arun(
         self,
@@ -153,6 +166,9 @@ class Engine:
                         self.teacher, backend, self.stats, validate=validate, reject=self._reject
                     )
                     await self._feed(rows, build)
+                except asyncio.CancelledError:  # Ctrl-C (asyncio.run cancels the run) or a caller's cancel
+                    self._fatal = self._fatal or RunInterrupted(self._interrupted_message())
+                    raise
                 finally:
                     ticker.cancel()
                     self._cache_writer.close()
@@ -277,6 +293,12 @@ class Engine:
         self._window.release()
         if error is not None:
             self._stop(CurationError(f"cannot store answers in the cache at {self.cache.directory}: {error}"))
+
+    def _interrupted_message(self) -> str:
+        return (
+            f"{self.label}: interrupted after {self.stats.rows_done} row(s); every answer received is kept in "
+            f"the cache at {self.cache.directory}, so a re-run resumes from there"
+        )
 
     def _reject(self, request: Request, response: Response, why: str) -> None:
         self._records.rejected(request.cache_key(), why, response)
