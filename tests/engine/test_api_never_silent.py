@@ -162,3 +162,30 @@ def test_ctrl_c_is_a_few_lines_and_keeps_what_was_paid_for(tmp_path):
         assert server.stats(brief=True)["requests"] - answered <= 400 - summary["requests_ok"] + 16
     finally:
         server.stop()
+
+
+LOSES_A_ROW = """
+import sys
+sys.path.insert(0, sys.argv[3])
+from tests.engine.conftest import teacher_for
+from tests.engine.test_api_never_silent import Solve, rows
+
+class Server:
+    base_url = sys.argv[1]
+
+out = Solve(teacher_for(Server), working_dir=sys.argv[2], progress=False)(rows(10, {3}))
+print("ROWS", len(out))
+"""
+
+
+def test_the_warning_is_visible_without_any_logging_set_up(server, api_key, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", LOSES_A_ROW, server.base_url, str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "ROWS 9" in done.stdout, done.stderr
+    assert "1 of 10 rows failed" in done.stderr and "failures.jsonl" in done.stderr
