@@ -38,6 +38,9 @@ class Request:
     endpoint: str = ""
     #: Text a replay backend matches on (e.g. the problem), when it is not the last user message.
     replay_key: str | None = field(default=None, compare=False)
+    #: Which of several answers to the same request this is: sample k > 0 is cached apart from the
+    #: others (sample 0 keeps the key a request without samples always had).
+    sample_index: int = 0
 
     def cache_key(self) -> str:
         """SHA-256 of the canonical request; the cache's only index."""
@@ -48,6 +51,8 @@ class Request:
             "schema": self.response_schema,
             "endpoint": self.endpoint,
         }
+        if self.sample_index:
+            payload["sample"] = self.sample_index
         return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
     def last_user_text(self) -> str:

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 from thoughtmill.curation.engine.config import StrictModel, TeacherConfig, format_validation_error
 from thoughtmill.curation.errors import ConfigError
 from thoughtmill.curation.judges import DOMAINS
+from thoughtmill.curation.pipeline.executors import check_executor_name
 from thoughtmill.curation.schema import PROBLEM_COLUMNS
 from thoughtmill.curation.sources import SOURCES
 from thoughtmill.curation.teachers import TeacherSpec, check_credentials, resolve_teacher
@@ -95,6 +96,28 @@ class GenerateConfig(StrictModel):
     teacher: TeacherSpec = Field(description="bundled teacher name, YAML path or inline teacher mapping")
     max_in_flight: int | None = Field(None, ge=1)
     progress: bool = True
+    samples_per_question: int | dict[str, int] = Field(
+        1,
+        description="answers per question: one number, or per domain ({code: 16, default: 4}; "
+        "a domain not named gets `default`, else 1); each answer is its own request and row",
+    )
+
+    @field_validator("samples_per_question")
+    @classmethod
+    def _samples(cls, value: int | dict[str, int]) -> int | dict[str, int]:
+        counts = value.values() if isinstance(value, dict) else [value]
+        if any(n < 1 for n in counts):
+            raise ValueError("samples_per_question must be at least 1")
+        if isinstance(value, dict):
+            for name in value:
+                if name != "default":
+                    _known(name, DOMAINS, "domain")
+        return value
+
+    def samples_for(self, domain: str) -> int:
+        """How many answers each question of ``domain`` gets."""
+        spq = self.samples_per_question
+        return spq if isinstance(spq, int) else spq.get(domain, spq.get("default", 1))
 
     @field_validator("teacher")
     @classmethod
@@ -141,12 +164,41 @@ class StagesConfig(StrictModel):
     card: CardConfig = Field(default_factory=CardConfig)
 
 
+class ExecutorConfig(StrictModel):
+    """``executor:``: where sharded stages (generate, verify) run; ``executor: ray`` alone works too.
+
+    Changing it never re-runs a finished stage (the rows are the same wherever they are computed)."""
+
+    name: str = Field("local", description="a registered executor: local (this process) or ray")
+    address: str | None = Field(None, description="ray: the cluster address; None = RAY_ADDRESS")
+    shards: int | None = Field(
+        None, ge=1, description="shards per sharded stage; None = 1 (local) or the cluster's CPUs (ray)"
+    )
+    cpus_per_shard: float = Field(1.0, gt=0, description="ray: CPUs reserved by each shard's task")
+    max_retries: int = Field(3, ge=0, description="ray: times a shard whose worker died is run again")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_alone(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("name")
+    @classmethod
+    def _registered_executor(cls, value: str) -> str:
+        return check_executor_name(value)
+
+    def options(self) -> dict[str, Any]:
+        """What the executor's constructor takes (the settings it was given, besides its name)."""
+        return self.model_dump(exclude={"name"})
+
+
 class PipelineConfig(StrictModel):
     """A whole run: where it lives and what each stage does."""
 
     name: str
     run_dir: str = Field(description="run directory (resolved config, cache, stage outputs)")
     cache_dir: str | None = Field(None, description="engine cache folder; default RUN_DIR/cache")
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     stages: StagesConfig
 
     @classmethod

@@ -1,16 +1,48 @@
-"""The generation stage: one teacher request per problem through the engine (cached, resumable)."""
+"""The generation stage: ``samples_per_question`` teacher requests per problem through the engine (cached,
+resumable); every answer is its own row, numbered by ``sample_index``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import datasets
+from thoughtmill.curation.datasets_io import read_rows
 from thoughtmill.curation.errors import CurationError
-from thoughtmill.curation.generate import GenerateTraces
+from thoughtmill.curation.generate import SAMPLE_COLUMN, GenerateTraces
+from thoughtmill.curation.pipeline.config import GenerateConfig
 from thoughtmill.curation.pipeline.counts import counts_by_group, subtract, total
 from thoughtmill.curation.pipeline.stage import Stage, load_dataset_at
 from thoughtmill.curation.teachers import resolve_teacher
+
+
+class SampledRows:
+    """Each question row repeated once per answer it gets, with ``sample_index`` 0..k-1 (read lazily;
+    the expanded set is never written out)."""
+
+    def __init__(self, ds: datasets.Dataset, config: GenerateConfig) -> None:
+        self.ds = ds
+        self.config = config
+        self.questions = counts_by_group(ds)
+        #: answers per question, for each domain present in the input
+        self.per_domain = {domain: config.samples_for(domain) for domain in self.questions}
+
+    def __len__(self) -> int:
+        return total(self.expected())
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for row in read_rows(self.ds):
+            for k in range(self.config.samples_for(row.get("domain") or "")):
+                yield {**row, SAMPLE_COLUMN: k}
+
+    def expected(self) -> dict[str, dict[str, int]]:
+        """``{domain: {source: answers asked for}}``."""
+        return {
+            domain: {source: n * self.per_domain[domain] for source, n in per_source.items()}
+            for domain, per_source in self.questions.items()
+        }
 
 
 class GenerateStage(Stage):
@@ -29,12 +61,15 @@ class GenerateStage(Stage):
             max_in_flight=self.config.max_in_flight,
             progress=self.config.progress,
         )
-        out = llm(ds, output_dir=self.dir / "engine")
+        rows = SampledRows(ds, self.config)
+        out = llm(rows, output_dir=self.dir / "engine")
         assert llm.last_run is not None
         paths = llm.last_run.paths
-        failed = subtract(counts_by_group(ds), counts_by_group(out))
+        failed = subtract(rows.expected(), counts_by_group(out))
         summary: dict[str, Any] = {
             "rows": len(out),
+            "questions": len(ds),
+            "samples_per_question": rows.per_domain,
             "teacher": teacher.label,
             "model": teacher.model,
             "engine": llm.stats,
@@ -45,7 +80,7 @@ class GenerateStage(Stage):
         }
         if len(out) == 0:
             raise CurationError(
-                f"generate: every one of {len(ds)} requests to teacher '{teacher.label}' failed; "
+                f"generate: every one of {len(rows)} requests to teacher '{teacher.label}' failed; "
                 f"first failure: {_first_failure(paths.failures)} (all in {paths.failures})"
             )
         return paths.dataset, summary
