@@ -72,7 +72,7 @@ print(n)
 """
 
 DRIVER = r"""
-import json, os, secrets, tempfile
+import json, os, secrets, shutil, tempfile
 from thoughtmill import execution
 hostdir = tempfile.mkdtemp(prefix="tm-host-")
 token = secrets.token_hex(4)
@@ -83,14 +83,16 @@ escape = execution.run_tests(prelude + ESCAPE, echo)
 seen_uid = execution.run_tests("import os\nprint(os.getuid())", {"inputs": [""], "outputs": ["?"]})
 limits = execution.Limits(max_processes=8, memory_mb=128, time_s=10)
 bomb = execution.run_tests(BOMB, {"inputs": [""], "outputs": ["?"]}, limits)
-print(json.dumps({
+out = {
     "report": report,
     "escape": escape.to_dict(),
     "seen_uid": seen_uid.detail,
     "bomb": bomb.detail,
     "hostdir": sorted(os.listdir(hostdir)),
     "host_root_file": os.path.exists("/pwned-" + token),
-}))
+}
+shutil.rmtree(hostdir)
+print(json.dumps(out))
 """
 
 
