@@ -126,7 +126,9 @@ class RateLimiter:
                 self.cool_down(parse_duration(reset))
 
 
-_QUOTA_HEADERS = tuple((f"x-ratelimit-remaining-{k}", f"x-ratelimit-reset-{k}") for k in ("requests", "tokens"))
+_QUOTA_HEADERS = tuple(
+    (f"x-ratelimit-remaining-{k}", f"x-ratelimit-reset-{k}") for k in ("requests", "tokens")
+)
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -167,3 +169,45 @@ def _to_float(text: str) -> float | None:
         return float(text)
     except (TypeError, ValueError):
         return None
+
+
+class SharedBudget:
+    """A provider's requests/min and tokens/min budget shared by every rank of a sharded run.
+
+    Each rank keeps its own `RateLimiter` (its concurrency cap); this is the one budget they all draw
+    from, so a cluster of N ranks stays under the provider's limit instead of assuming N times it. It is
+    plain asyncio: a pipeline executor hosts one instance where every rank can reach it (a Ray actor on
+    a cluster). A 429 seen by one rank pauses every rank (``cool_down`` / ``resume_in``).
+    """
+
+    def __init__(
+        self, requests_per_minute: float | None = None, tokens_per_minute: float | None = None
+    ) -> None:
+        self._requests = TokenBucket(requests_per_minute) if requests_per_minute else None
+        self._tokens = TokenBucket(tokens_per_minute) if tokens_per_minute else None
+        self._resume_at = 0.0
+        self.granted = 0
+
+    async def acquire(self, estimated_tokens: float) -> float:
+        """Wait for one request and ``estimated_tokens`` of the budget (and any cool-down); returns the
+        tokens reserved, to be settled with `refund` when the real usage is known."""
+        while (delay := self._resume_at - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+        if self._requests:
+            await self._requests.acquire(1)
+        reserved = await self._tokens.acquire(estimated_tokens) if self._tokens else 0.0
+        self.granted += 1
+        return reserved
+
+    def refund(self, amount: float) -> None:
+        """Give back reserved-but-unused tokens (negative: over-use, paid by the next requests)."""
+        if self._tokens and amount:
+            self._tokens.refund(amount)
+
+    def cool_down(self, seconds: float) -> None:
+        """Pause every rank for ``seconds`` from now (extends, never shortens, a pause)."""
+        self._resume_at = max(self._resume_at, time.monotonic() + max(0.0, seconds))
+
+    def count(self) -> int:
+        """Requests granted so far (what the tests and the benchmark read)."""
+        return self.granted
