@@ -233,3 +233,38 @@ def test_a_damaged_record_header_costs_that_record_only_even_when_rebuilding(tmp
         path.unlink()
     with ResponseCache(tmp_path) as cache:  # the scan finds the next record by its magic
         assert cache.get_many(list(items)) == {k: v for k, v in items.items() if k != "k5"}
+
+
+HOLDER = """
+import sys, time
+from thoughtmill.curation.engine.cache import ResponseCache
+cache = ResponseCache(sys.argv[1])
+print("OPEN", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_garbage_index_of_a_cache_in_use_elsewhere_is_a_clear_error_and_rebuild_waits_for_it(tmp_path):
+    from thoughtmill.curation.engine.cache_index import IndexDamaged
+
+    filled(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "OPEN"
+        busy = CliRunner().invoke(app, ["cache", "rebuild", str(tmp_path)])
+        assert busy.exit_code == 1 and "in use by" in busy.output, busy.output
+        for path in index_files(tmp_path):
+            path.unlink()
+        (tmp_path / "index.sqlite").write_bytes(b"not a database at all" * 100)
+        with pytest.raises(
+            IndexDamaged, match=r"damaged .*cache rebuild .*another process has this cache open: stop it first"
+        ):
+            ResponseCache(tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    with ResponseCache(tmp_path) as cache:  # alone now: rebuilt on opening
+        assert len(cache) == 20
