@@ -13,7 +13,9 @@ import yaml
 from pydantic import Field, SerializeAsAny, ValidationError, model_serializer, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from thoughtmill.curation.engine.backends.base import ProviderSettings
+from thoughtmill.curation.engine.batch.options import BatchOptions
 from thoughtmill.curation.engine.providers import DEFAULT_PROVIDER, Provider, get_provider, provider_names
+from thoughtmill.curation.engine.request import Usage
 from thoughtmill.curation.engine.strict import StrictModel
 from thoughtmill.curation.errors import ConfigError
 
@@ -28,11 +30,40 @@ class Pricing(StrictModel):
 
     input_per_million: float = 0.0
     output_per_million: float = 0.0
-    cached_input_per_million: float | None = None
+    cached_input_per_million: float | None = Field(
+        None, description="prompt tokens read from the prompt cache"
+    )
+    cache_write_input_per_million: float | None = Field(
+        None, description="prompt tokens written to the prompt cache (Anthropic: 1.25x input)"
+    )
+    batch_discount: float = Field(
+        0.5, ge=0.0, le=1.0, description="share of the price taken off through a batch API (0.5 = half price)"
+    )
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """Dollar cost of one call's usage."""
-        return (prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million) / 1e6
+        """Dollar cost of one call's usage (no prompt-cache tokens, live price)."""
+        return self.usage_cost(Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens))
+
+    def usage_cost(self, usage: Usage, *, batch: bool = False) -> float:
+        """Dollar cost of one answer: cache reads and writes at their own prices, batch discount applied."""
+        read = usage.cached_tokens
+        write = usage.cache_write_tokens
+        plain = max(0, usage.prompt_tokens - read - write)
+        read_price = (
+            self.input_per_million if self.cached_input_per_million is None else self.cached_input_per_million
+        )
+        write_price = (
+            self.input_per_million
+            if self.cache_write_input_per_million is None
+            else self.cache_write_input_per_million
+        )
+        dollars = (
+            plain * self.input_per_million
+            + read * read_price
+            + write * write_price
+            + usage.completion_tokens * self.output_per_million
+        ) / 1e6
+        return dollars * (1.0 - self.batch_discount) if batch else dollars
 
 
 class RetryConfig(StrictModel):
@@ -81,6 +112,10 @@ class TeacherConfig(StrictModel):
         None,
         description="share cached answers across endpoints; default: the endpoint identity is in the key",
     )
+    mode: Literal["live", "batch"] = Field(
+        "live", description="live calls, or the provider's batch API for uncached requests (half price)"
+    )
+    batch: BatchOptions = Field(default_factory=BatchOptions, description="how mode: batch runs")
     settings: SerializeAsAny[ProviderSettings] = Field(
         default_factory=ProviderSettings,
         description="the provider's own keys, validated by its settings model (written flat in YAML)",

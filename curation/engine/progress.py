@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from thoughtmill.curation.engine.config import Pricing
+from thoughtmill.curation.engine.request import Usage
 
 log = logging.getLogger("thoughtmill.engine")
 
@@ -38,11 +39,12 @@ class RunStats:
     elapsed_s: float = 0.0
     failure_reasons: dict[str, int] = field(default_factory=dict)
 
-    def add_usage(self, prompt: int, completion: int, reasoning: int, pricing: Pricing) -> None:
-        self.prompt_tokens += prompt
-        self.completion_tokens += completion
-        self.reasoning_tokens += reasoning
-        self.cost_usd += pricing.cost(prompt, completion)
+    def add_usage(self, usage: Usage, pricing: Pricing, *, batch: bool = False) -> None:
+        """Count one paid answer: its tokens, and its cost (prompt-cache prices; batch price if batched)."""
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.reasoning_tokens += usage.reasoning_tokens
+        self.cost_usd += pricing.usage_cost(usage, batch=batch)
 
     def count_failure(self, kind: str) -> None:
         self.failures += 1

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from thoughtmill.curation.engine.backends.anthropic import AnthropicBackend, AnthropicSettings
 from thoughtmill.curation.engine.backends.base import Backend, ProviderSettings
 from thoughtmill.curation.engine.backends.openai_http import OpenAIBackend, OpenAISettings
 from thoughtmill.curation.engine.backends.replay import ReplayBackend, ReplaySettings
@@ -81,3 +82,4 @@ def make_backend(config: TeacherConfig) -> Backend:
 register_provider("openai", OpenAISettings, OpenAIBackend)
 register_provider("replay", ReplaySettings, ReplayBackend)
 register_provider("vllm", VLLMSettings, VLLMOfflineBackend)
+register_provider("anthropic", AnthropicSettings, AnthropicBackend)

@@ -76,6 +76,9 @@ class Usage:
     completion_tokens: int = 0
     reasoning_tokens: int = 0
     cached_tokens: int = 0
+    #: prompt tokens written to the provider's prompt cache (Anthropic bills them above the input
+    #: price); counted when the answer arrives, not stored in the response cache
+    cache_write_tokens: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {

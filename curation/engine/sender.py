@@ -108,8 +108,7 @@ class Sender:
         finally:
             self.limiter.release(permit, used)
         self.stats.requests_ok += 1
-        u = response.usage
-        self.stats.add_usage(u.prompt_tokens, u.completion_tokens, u.reasoning_tokens, self.teacher.pricing)
+        self.stats.add_usage(response.usage, self.teacher.pricing)
         if response.finish_reason == "length":
             self.stats.length_truncated += 1
             if self.teacher.on_length == "retry":  # paid for: kept in the rejected file, then asked again
