@@ -1,0 +1,51 @@
+"""A run killed after the provider created a batch but before its id reached the ledger: the next
+run finds that batch (OpenAI: by its input file; Anthropic: created after the mark, same request
+count, unknown to the ledger) and collects it instead of paying for it twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import anthropic_teacher, openai_teacher, problems, run_flow
+
+
+def _forget_created(ledger: Path) -> None:
+    """The ledger as a kill right after the create call was sent leaves it: no "created", no "collected"."""
+    events = [json.loads(line) for line in ledger.read_text().splitlines()]
+    kept = [e for e in events if e["event"] not in ("created", "collected")]
+    ledger.write_text("".join(json.dumps(e) + "\n" for e in kept))
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_batch_created_without_its_id_recorded_is_adopted(
+    provider, openai_server, anthropic_server, key, tmp_path
+):
+    server = openai_server if provider == "openai" else anthropic_server
+    teacher = openai_teacher(server) if provider == "openai" else anthropic_teacher(server)
+    first = tmp_path / "first"
+    run_flow(teacher, problems(5), first)
+    assert server.stats["batches_created"] == 1
+    ledger = first / "runs/Solve/batches/ledger.jsonl"
+    _forget_created(ledger)
+    (first / "cache").rename(tmp_path / "old-cache")  # nothing cached: the answers must come from the batch
+    outcome, _ = run_flow(teacher, problems(5), first)
+    assert server.stats["batches_created"] == 1  # adopted, not created again
+    assert outcome.answered == 5 and outcome.submitted_batches == 1
+    assert [json.loads(line)["event"] for line in ledger.read_text().splitlines()][-2:] == [
+        "created",
+        "collected",
+    ]
+
+
+def test_a_torn_last_ledger_line_is_dropped(openai_server, key, tmp_path):
+    teacher = openai_teacher(openai_server)
+    run_flow(teacher, problems(3), tmp_path)
+    ledger = tmp_path / "runs/Solve/batches/ledger.jsonl"
+    with open(ledger, "ab") as f:
+        f.write(b'{"event": "spooled", "spool": "000')
+    outcome, _ = run_flow(teacher, problems(4), tmp_path)
+    assert outcome.spooled == 1 and outcome.answered == 1
+    assert all(json.loads(line) for line in ledger.read_text().splitlines())
