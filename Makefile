@@ -14,16 +14,18 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# System packages the sandbox uses: bubblewrap (isolation) and libseccomp (its seccomp filter, loaded by
-# the pyseccomp dependency). Installed only when missing and when root.
+# System packages: bubblewrap (the sandbox's isolation), libseccomp (its seccomp filter, loaded by the
+# pyseccomp dependency) and chromium (the run report's browser test: tests/report). Installed only when
+# missing and when root.
 sysdeps:
 	@missing=""; \
 	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
 	ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || missing="$$missing libseccomp2"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "note:$$missing missing and cannot be installed here; sandbox_report() says what that costs"; fi; \
+	  else echo "note:$$missing missing and cannot be installed here; sandbox_report() says what that costs, tests/report skip without chromium"; fi; \
 	fi
 
 # The main job on its embedded default: offline, no API key.

@@ -42,6 +42,8 @@ def _options(
     ),
 ) -> None:
     """Turn a pile of questions into a verified reasoning-training set (the OpenThoughts recipe)."""
+
+
 OVERRIDES = typer.Argument(None, help="dotted overrides, e.g. stages.generate.teacher=deepseek-r1")
 FORCE = typer.Option([], "--force", help="re-run this stage even if it finished (repeatable)")
 UNSAFE = typer.Option(
@@ -142,21 +144,50 @@ def export(
 
 @app.command()
 def status(
-    run_dir: Path = typer.Argument(..., help="a run directory"), as_json: bool = typer.Option(False, "--json")
+    run_dir: Path = typer.Argument(..., help="a run directory"),
+    as_json: bool = typer.Option(False, "--json"),
+    watch: bool = typer.Option(False, "--watch", help="redraw until the run stops (Ctrl-C to leave)"),
+    interval: float = typer.Option(2.0, "--interval", help="seconds between redraws with --watch"),
 ) -> None:
-    """Where a run stands: each stage's state, time and row count."""
-    from thoughtmill.curation.pipeline.runner import run_status
+    """Where a run stands: each stage's state, rows done/total, ETA, cost so far, the last error."""
+    import time
+
+    from thoughtmill.curation.pipeline.status import format_status, status_view
+
+    while True:
+        try:
+            view = status_view(run_dir)
+        except CurationError as exc:
+            raise _fail(exc) from exc
+        if as_json:
+            typer.echo(json.dumps(view, indent=2, default=str))
+        else:
+            if watch and sys.stdout.isatty():
+                typer.echo("\x1b[2J\x1b[H", nl=False)  # clear the screen, cursor home
+            typer.echo("\n".join(format_status(view)))
+        if not watch or (view.get("run") or {}).get("status") != "running":
+            return
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            raise typer.Exit(code=0) from None
+        if not sys.stdout.isatty():
+            typer.echo("")
+
+
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="a run directory (finished, interrupted or running)"),
+    output: Path = typer.Option(None, "--output", "-o", help="where to write (default RUN_DIR/report.html)"),
+) -> None:
+    """Write the run report: one self-contained HTML page with plots (opens offline)."""
+    from thoughtmill.curation.report import write_report
 
     try:
-        rows = run_status(run_dir)
+        path = write_report(run_dir, output)
     except CurationError as exc:
         raise _fail(exc) from exc
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        extra = f"  {row['rows']} rows, {row['seconds']}s, {row['finished_at']}" if row["finished_at"] else ""
-        typer.echo(f"{row['stage']:<14}{row['state']}{extra}")
+    typer.echo(f"run report: {path}")
 
 
 def _mount(name: str, module: str) -> None:

@@ -6,6 +6,9 @@
     RUN_DIR/<stage>/_done.json     marker: fingerprint parts, chain, summary, seconds
     RUN_DIR/output/                the verified / unverified sets and the dataset card
     RUN_DIR/summary.json           how the latest run ended: each stage's status, or the fatal error
+    RUN_DIR/progress.json          the heartbeat: where the run is now (``heartbeat.py``; ``status``)
+    RUN_DIR/progress.jsonl         the heartbeat's history, one record per beat (the report's plots)
+    RUN_DIR/report.html            the run report (``thoughtmill report``)
 
 A stage is finished when its marker exists and its chain (its fingerprint and every earlier stage's)
 matches the current config: changing a stage's settings, or what they resolve to (a teacher YAML, a
@@ -23,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.pipeline.atomic import atomic_write
 from thoughtmill.curation.pipeline.config import STAGE_ORDER, PipelineConfig
 from thoughtmill.curation.pipeline.fingerprint import combine, stage_parts, what_changed
+from thoughtmill.curation.pipeline.heartbeat import HISTORY_FILE, PROGRESS_FILE, Heartbeat
 
 MARKER = "_done.json"
 
@@ -34,6 +39,14 @@ class RunDir:
         self.config = config
         self.root = Path(config.run_dir)
         self._parts: dict[str, dict[str, str]] = {}
+        self._heartbeat: Heartbeat | None = None
+
+    @property
+    def heartbeat(self) -> Heartbeat:
+        """This run's heartbeat (``progress.json``); created when a run first reports."""
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(self.root)
+        return self._heartbeat
 
     @property
     def cache_root(self) -> Path:
@@ -56,6 +69,14 @@ class RunDir:
     @property
     def summary_path(self) -> Path:
         return self.root / "summary.json"
+
+    @property
+    def progress_path(self) -> Path:
+        return self.root / PROGRESS_FILE
+
+    @property
+    def progress_history_path(self) -> Path:
+        return self.root / HISTORY_FILE
 
     def relative(self, path: Path | str | None) -> str | None:
         """A path as recorded in a marker or summary: relative to the run directory when inside it."""
@@ -90,7 +111,7 @@ class RunDir:
 
     def write_config(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.root / "config.yaml", self.config.to_yaml())
+        atomic_write(self.root / "config.yaml", self.config.to_yaml())
 
     def marker(self, stage: str) -> dict[str, Any] | None:
         path = self.marker_path(stage)
@@ -148,7 +169,7 @@ class RunDir:
             "summary": summary,
         }
         self.stage_dir(stage).mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.marker_path(stage), json.dumps(record, indent=2, default=str))
+        atomic_write(self.marker_path(stage), json.dumps(record, indent=2, default=str))
         return token
 
     def clear(self, stage: str) -> None:
@@ -161,10 +182,4 @@ class RunDir:
     def write_summary(self, record: dict[str, Any]) -> None:
         """``summary.json``: how the latest run ended (replaced atomically)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.summary_path, json.dumps(record, indent=2, default=str))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+        atomic_write(self.summary_path, json.dumps(record, indent=2, default=str))
