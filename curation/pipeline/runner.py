@@ -26,6 +26,7 @@ from thoughtmill.curation.pipeline.problems import DecontaminateStage, DedupStag
 from thoughtmill.curation.pipeline.rundir import RunDir
 from thoughtmill.curation.pipeline.stage import Stage, StageContext
 from thoughtmill.curation.pipeline.verification import VerifyStage
+from thoughtmill.curation.report import write_report_or_warn
 
 STAGES: dict[str, type[Stage]] = {
     cls.name: cls
@@ -71,6 +72,7 @@ def _run_pipeline(
         _run_stages(ctx, until, report)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
+        run.heartbeat.failed(ctx.current, exc)
         run.write_summary(
             {
                 "status": "interrupted" if interrupted else "failed",
@@ -88,6 +90,8 @@ def _run_pipeline(
             "error": None,
         }
     )
+    run.heartbeat.finished()
+    write_report_or_warn(run.root, echo)
     return report
 
 
@@ -102,10 +106,12 @@ def _run_stages(ctx: StageContext, until: str | None, report: dict[str, Any]) ->
         if reason is None:
             assert marker is not None
             echo(f"[{name}] done earlier, skipped")
+            run.heartbeat.stage_skipped(name, marker.get("summary", {}).get("rows"))
             token, path = marker["token"], run.resolve(marker.get("dataset"))
             report[name] = {"status": "skipped", "seconds": marker.get("seconds")}
         else:
             echo(f"[{name}] running ({reason})")
+            run.heartbeat.stage_started(name, reason)
             report[name] = {"status": "running", "reason": reason}
             started = time.perf_counter()
             path, summary = STAGES[name](ctx).run(path)
@@ -115,6 +121,7 @@ def _run_stages(ctx: StageContext, until: str | None, report: dict[str, Any]) ->
             token = run.mark_done(
                 name, summary, seconds, dataset=path, input_token=token, incomplete=incomplete
             )
+            run.heartbeat.stage_finished(name, summary.get("rows"), seconds, incomplete)
             echo(
                 f"[{name}] finished in {seconds:.1f}s"
                 + (" (incomplete: run again to retry)" if incomplete else "")
