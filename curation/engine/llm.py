@@ -144,6 +144,7 @@ class LLM:
             engine.stats,
             engine.paths.failures,
             result,
+            engine.paths.dataset,
             require_all=self.require_all,
             max_failure_rate=self.max_failure_rate,
         )

@@ -49,6 +49,7 @@ def report_failures(
     stats: RunStats,
     failures_file: Path,
     dataset: Any,
+    dataset_dir: Path,
     *,
     require_all: bool,
     max_failure_rate: float | None,
@@ -59,7 +60,8 @@ def report_failures(
         return
     log.warning(line)
     rate = stats.failures / max(stats.rows_done, stats.failures)
+    kept = f"the {len(dataset)} answered rows are saved in {dataset_dir} (and on this error's .dataset)"
     if require_all:
-        raise IncompleteRun(f"{line} (require_all=True)", dataset)
+        raise IncompleteRun(f"{line} (require_all=True); {kept}", dataset)
     if max_failure_rate is not None and rate > max_failure_rate:
-        raise IncompleteRun(f"{line} (max_failure_rate={max_failure_rate:g})", dataset)
+        raise IncompleteRun(f"{line} (max_failure_rate={max_failure_rate:g}); {kept}", dataset)

@@ -80,6 +80,7 @@ def test_require_all_raises_after_keeping_what_was_paid_for(server, api_key, tmp
     with pytest.raises(CurationError, match=r"1 of 30 rows failed .*require_all") as info:
         llm(rows(30, {7}))
     assert str(llm.last_run.paths.failures) in str(info.value)
+    assert f"29 answered rows are saved in {llm.last_run.paths.dataset}" in str(info.value)
     assert len(info.value.dataset) == 29, "the answered rows come with the error"
     again = Solve(teacher_for(server), working_dir=tmp_path, progress=False)(rows(30))  # the fault is gone
     assert len(again) == 30
