@@ -50,6 +50,7 @@ class GenerateStage(Stage):
     ``run`` asks again for those rows only (everything answered comes back from the cache)."""
 
     name = "generate"
+    shardable = True
 
     def run(self, input_path: Path | None) -> tuple[Path | None, dict[str, Any]]:
         ds = load_dataset_at(input_path, what="generate")
@@ -60,6 +61,7 @@ class GenerateStage(Stage):
             name="generate",
             max_in_flight=self.config.max_in_flight,
             progress=self.config.progress,
+            backend=self.ctx.backend_for(teacher),
         )
         rows = SampledRows(ds, self.config)
         out = llm(rows, output_dir=self.dir / "engine")

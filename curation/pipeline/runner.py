@@ -20,10 +20,12 @@ import pyarrow as pa
 from thoughtmill.curation.engine.dirlock import DirectoryLock
 from thoughtmill.curation.errors import ConfigError
 from thoughtmill.curation.pipeline.config import STAGE_ORDER, PipelineConfig
+from thoughtmill.curation.pipeline.executors import make_executor
 from thoughtmill.curation.pipeline.generation import GenerateStage
 from thoughtmill.curation.pipeline.output import CardStage, WriteStage
 from thoughtmill.curation.pipeline.problems import DecontaminateStage, DedupStage, SourcesStage
 from thoughtmill.curation.pipeline.rundir import RunDir
+from thoughtmill.curation.pipeline.sharding import run_sharded
 from thoughtmill.curation.pipeline.stage import Stage, StageContext
 from thoughtmill.curation.pipeline.verification import VerifyStage
 from thoughtmill.curation.report import write_report_or_warn
@@ -66,7 +68,8 @@ def _run_pipeline(
     config.check_credentials()
     run = RunDir(config)
     run.write_config()
-    ctx = StageContext(config, run, echo, forced=frozenset(force))
+    executor = make_executor(config.executor.name, **config.executor.options())
+    ctx = StageContext(config, run, echo, forced=frozenset(force), executor=executor)
     report: dict[str, Any] = {}
     try:
         _run_stages(ctx, until, report)
@@ -82,6 +85,8 @@ def _run_pipeline(
             }
         )
         raise
+    finally:
+        executor.close()
     run.write_summary(
         {
             "status": "finished",
@@ -114,7 +119,8 @@ def _run_stages(ctx: StageContext, until: str | None, report: dict[str, Any]) ->
             run.heartbeat.stage_started(name, reason)
             report[name] = {"status": "running", "reason": reason}
             started = time.perf_counter()
-            path, summary = STAGES[name](ctx).run(path)
+            ctx.input_token = token
+            path, summary = run_stage(STAGES[name](ctx), path)
             release_memory()
             seconds = time.perf_counter() - started
             incomplete = bool(summary.get("incomplete"))
@@ -134,6 +140,14 @@ def _run_stages(ctx: StageContext, until: str | None, report: dict[str, Any]) ->
         if name == until:
             break
     ctx.current = None
+
+
+def run_stage(stage: Stage, input_path: Path | None) -> tuple[Path | None, dict[str, Any]]:
+    """A stage on its input: in this process, or as shards on the run's executor when the stage is
+    shardable and the executor cuts more than one shard."""
+    if stage.shardable and stage.ctx.executor.shards > 1:
+        return run_sharded(stage, input_path)
+    return stage.run(input_path)
 
 
 def release_memory() -> None:

@@ -3,13 +3,17 @@
 Stages never hold a whole set as Python objects: they pass memory-mapped Arrow datasets and write
 their output under the run directory. ``Stage.run`` returns ``(output_path, summary)``; the runner
 records both in the stage's done-marker and hands the path to the next stage.
+
+A stage whose rows are independent says so (``shardable = True``): the runner may then cut its input
+into shards by a stable hash of the row id and run ``run`` on each shard wherever the executor puts
+it (``pipeline.sharding``), with the shard's folder as its ``dir`` and cache. The stage never knows.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,8 +21,13 @@ import datasets
 import pyarrow as pa
 from datasets.arrow_writer import ArrowWriter
 from thoughtmill.curation.datasets_io import DATA_FILE, read_batches, streams_from_files, write_folder_state
+from thoughtmill.curation.engine.backends import Backend
+from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.errors import InputError
 from thoughtmill.curation.pipeline.config import PipelineConfig
+from thoughtmill.curation.pipeline.executors import Executor
+from thoughtmill.curation.pipeline.executors.budgeted import Budget, budgeted_backend
+from thoughtmill.curation.pipeline.executors.local import LocalExecutor
 from thoughtmill.curation.pipeline.rundir import RunDir
 
 
@@ -31,10 +40,28 @@ class StageContext:
     forced: frozenset[str] = frozenset()
     #: the stage running now (named in ``summary.json`` when the run dies)
     current: str | None = None
+    #: where sharded stages run (``executor:``)
+    executor: Executor = field(default_factory=LocalExecutor)
+    #: the token of the previous stage's output (what this stage's shard markers are keyed on)
+    input_token: str = ""
+    #: requests/tokens budgets shared by every shard, by `budget_key` of their teacher
+    budgets: Mapping[str, Budget] = field(default_factory=dict)
+
+    def backend_for(self, teacher: TeacherConfig) -> Backend | None:
+        """The backend a stage's engine should use for ``teacher``: None (the engine's own), or one
+        drawing from the budget all shards share when the run is sharded across processes."""
+        return budgeted_backend(teacher, self.budgets.get(budget_key(teacher)))
+
+
+def budget_key(teacher: TeacherConfig) -> str:
+    """Which shared budget a teacher draws from: one per distinct teacher configuration."""
+    return teacher.model_dump_json()
 
 
 class Stage:
     name: ClassVar[str]
+    #: rows are independent: the runner may run the stage per shard, anywhere (generate, verify)
+    shardable: ClassVar[bool] = False
 
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx

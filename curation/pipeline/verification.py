@@ -59,6 +59,7 @@ class DomainRows:
 
 class VerifyStage(Stage):
     name = "verify"
+    shardable = True
 
     def run(self, input_path: Path | None) -> tuple[Path | None, dict[str, Any]]:
         ds = load_dataset_at(input_path, what="verify")

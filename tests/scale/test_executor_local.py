@@ -1,0 +1,111 @@
+"""The executor seam on one machine: sharded stages give the same set as one shard, per-rank markers
+make a re-run redo only unfinished shards, and the ``executor:`` key is checked when the config loads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+import pytest
+from thoughtmill.curation.engine.ratelimit import SharedBudget
+from thoughtmill.curation.errors import ConfigError
+from thoughtmill.curation.pipeline.executors import EXECUTORS, make_executor
+from thoughtmill.curation.pipeline.executors.ray_cluster import import_ray
+from thoughtmill.curation.pipeline.runner import run_pipeline
+from thoughtmill.curation.pipeline.sharding import SHARD_MARKER, shard_of
+
+from .conftest import demo_config, quiet, verified_rows
+
+
+def test_sharded_run_gives_the_same_verified_set_as_one_shard(tmp_path):
+    run_pipeline(demo_config(tmp_path / "one"), echo=quiet)
+    run_pipeline(demo_config(tmp_path / "three", "executor.shards=3"), echo=quiet)
+    one, three = verified_rows(tmp_path / "one"), verified_rows(tmp_path / "three")
+    assert len(one) > 20
+    assert three == one  # same ids in the same order, same verdicts and texts
+    shards = sorted((tmp_path / "three" / "generate" / "shards").iterdir())
+    assert [p.name for p in shards] == ["00000-of-00003", "00001-of-00003", "00002-of-00003"]
+    for shard in shards:  # each rank has its own cache partition and a marker with relative paths
+        assert (shard / "cache").is_dir()
+        marker = json.loads((shard / SHARD_MARKER).read_text())
+        assert marker["dataset"].startswith("generate/shards/")
+    summary = json.loads((tmp_path / "three" / "verify" / "_done.json").read_text())["summary"]
+    assert summary["shards"] == 3 and summary["rows"] == len(one)
+
+
+def test_a_rerun_redoes_only_the_unfinished_shards(tmp_path):
+    run_dir = tmp_path / "run"
+    config = demo_config(run_dir, "executor.shards=3")
+    run_pipeline(config, until="verify", echo=quiet)
+    before = verified_rows(run_dir)
+    shards = run_dir / "verify" / "shards"
+    kept = {p.parent.name: p.stat().st_mtime_ns for p in shards.glob(f"*/{SHARD_MARKER}")}
+    # the run died after ranks 0 and 2 finished: rank 1's marker and the stage's marker never written
+    (shards / "00001-of-00003" / SHARD_MARKER).unlink()
+    (run_dir / "verify" / "_done.json").unlink()
+    lines: list[str] = []
+    run_pipeline(config, until="verify", echo=lines.append)
+    assert "  verify: 3 shards on executor 'local', 1 to run (2 finished earlier)" in lines
+    after = {p.parent.name: p.stat().st_mtime_ns for p in shards.glob(f"*/{SHARD_MARKER}")}
+    assert after["00000-of-00003"] == kept["00000-of-00003"]
+    assert after["00002-of-00003"] == kept["00002-of-00003"]
+    assert after["00001-of-00003"] != kept["00001-of-00003"]
+    assert verified_rows(run_dir) == before
+
+
+def test_force_redoes_every_shard(tmp_path):
+    run_dir = tmp_path / "run"
+    config = demo_config(run_dir, "executor.shards=2")
+    run_pipeline(config, until="verify", echo=quiet)
+    lines: list[str] = []
+    run_pipeline(config, until="verify", force=["verify"], echo=lines.append)
+    assert "  verify: 2 shards on executor 'local', 2 to run" in lines
+
+
+def test_rows_land_on_a_stable_rank():
+    ids = [f"row-{k}" for k in range(4000)]
+    ranks = shard_of(ids, 4)
+    assert ranks.tolist() == shard_of(ids, 4).tolist()
+    assert shard_of(["row-0", "row-1", "row-2"], 4).tolist() == [3, 0, 2]  # pinned: caches depend on it
+    counts = [int((ranks == r).sum()) for r in range(4)]
+    assert min(counts) > 900  # spread evenly
+
+
+def test_executor_key_is_checked_when_the_config_loads(tmp_path):
+    assert demo_config(tmp_path, "executor=ray").executor.name == "ray"
+    assert demo_config(tmp_path).executor.name == "local"
+    with pytest.raises(ConfigError, match=r"unknown executor 'slurm'; known: local, ray"):
+        demo_config(tmp_path, "executor=slurm")
+    with pytest.raises(ConfigError, match=r"executor\.shards"):
+        demo_config(tmp_path, "executor.shards=0")
+    assert set(EXECUTORS) >= {"local", "ray"}
+
+
+def test_missing_ray_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails as if it were not installed
+    with pytest.raises(ConfigError, match=r"pip install 'thoughtmill\[ray\]'"):
+        import_ray()
+    with pytest.raises(ConfigError, match=r"pip install 'thoughtmill\[ray\]'"):
+        make_executor("ray")
+
+
+def test_a_shared_budget_holds_two_ranks_to_one_limit():
+    """Two ranks drawing 75 requests each from one 600/min budget (a 100-request burst): the 50 past
+    the burst wait for the refill, 5 s; two budgets of their own would have let both through at once."""
+
+    async def ranks(budgets: list[SharedBudget]) -> float:
+        started = time.monotonic()
+
+        async def rank(budget: SharedBudget) -> None:
+            for _ in range(75):
+                await budget.acquire(0)
+
+        await asyncio.gather(*(rank(b) for b in budgets))
+        return time.monotonic() - started
+
+    shared = SharedBudget(requests_per_minute=600)
+    assert asyncio.run(ranks([shared, shared])) >= 4.5
+    assert shared.count() == 150
+    assert asyncio.run(ranks([SharedBudget(600), SharedBudget(600)])) < 1.0
