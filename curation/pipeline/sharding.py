@@ -26,9 +26,10 @@ import pyarrow.compute as pc
 from thoughtmill.curation.datasets_io import read_batches
 from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.pipeline.atomic import atomic_write
 from thoughtmill.curation.pipeline.config import PipelineConfig, config_from_dict
 from thoughtmill.curation.pipeline.executors.budgeted import Budget
-from thoughtmill.curation.pipeline.rundir import RunDir, atomic_write
+from thoughtmill.curation.pipeline.rundir import RunDir
 from thoughtmill.curation.pipeline.stage import (
     Stage,
     StageContext,
