@@ -40,11 +40,19 @@ def _options(
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="print the version and exit"
     ),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="more log lines: -v info, -vv debug (default: warnings)"
+    ),
 ) -> None:
     """Turn a pile of questions into a verified reasoning-training set (the OpenThoughts recipe)."""
+    if verbose:
+        logging.getLogger().setLevel(logging.INFO if verbose == 1 else logging.DEBUG)
 
 
 OVERRIDES = typer.Argument(None, help="dotted overrides, e.g. stages.generate.teacher=deepseek-r1")
+RUN_DIR = typer.Option(
+    None, "--run-dir", help="the run directory (= run_dir=...; default: the config's run_dir)"
+)
 FORCE = typer.Option([], "--force", help="re-run this stage even if it finished (repeatable)")
 UNSAFE = typer.Option(
     False,
@@ -61,7 +69,12 @@ def _fail(exc: Exception) -> typer.Exit:
 
 
 def _run(
-    config_path: Path, overrides: list[str] | None, until: str | None, force: list[str], unsafe: bool = False
+    config_path: Path,
+    overrides: list[str] | None,
+    until: str | None,
+    force: list[str],
+    unsafe: bool = False,
+    run_dir: str | None = None,
 ) -> None:
     import datasets
     from thoughtmill.curation.pipeline.config import load_config
@@ -72,6 +85,8 @@ def _run(
     datasets.disable_progress_bars()
     if unsafe:
         overrides = [*(overrides or []), "stages.verify.code.unsafe_weak_isolation=true"]
+    if run_dir is not None:  # the flag and run_dir= are one setting; an explicit override still wins
+        overrides = [f"run_dir={run_dir}", *(overrides or [])]
     try:
         config = load_config(config_path, overrides or [])
         report = run_pipeline(config, until=until, force=force, echo=typer.echo)
@@ -89,9 +104,10 @@ def run(
     overrides: list[str] = OVERRIDES,
     force: list[str] = FORCE,
     unsafe_weak_isolation: bool = UNSAFE,
+    run_dir: str = RUN_DIR,
 ) -> None:
     """Run the whole pipeline; running it again resumes (finished stages are skipped)."""
-    _run(config, overrides, None, force, unsafe_weak_isolation)
+    _run(config, overrides, None, force, unsafe_weak_isolation, run_dir)
 
 
 @app.command()
@@ -101,23 +117,29 @@ def demo(
     unsafe_weak_isolation: bool = UNSAFE,
 ) -> None:
     """The embedded default: ~40 problems, recorded teacher answers, offline, no API key."""
-    _run(DEMO_CONFIG, [f"run_dir={run_dir}", *(overrides or [])], None, [], unsafe_weak_isolation)
+    _run(DEMO_CONFIG, overrides, None, [], unsafe_weak_isolation, run_dir)
 
 
 @app.command()
 def sources(
-    config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE
+    config: Path = typer.Argument(...),
+    overrides: list[str] = OVERRIDES,
+    force: list[str] = FORCE,
+    run_dir: str = RUN_DIR,
 ) -> None:
     """Load the sources, deduplicate and decontaminate (the problem set)."""
-    _run(config, overrides, "decontaminate", force)
+    _run(config, overrides, "decontaminate", force, run_dir=run_dir)
 
 
 @app.command()
 def generate(
-    config: Path = typer.Argument(...), overrides: list[str] = OVERRIDES, force: list[str] = FORCE
+    config: Path = typer.Argument(...),
+    overrides: list[str] = OVERRIDES,
+    force: list[str] = FORCE,
+    run_dir: str = RUN_DIR,
 ) -> None:
     """Generate teacher traces (runs the problem stages first when they are not done)."""
-    _run(config, overrides, "generate", force)
+    _run(config, overrides, "generate", force, run_dir=run_dir)
 
 
 @app.command()
@@ -126,9 +148,10 @@ def verify(
     overrides: list[str] = OVERRIDES,
     force: list[str] = FORCE,
     unsafe_weak_isolation: bool = UNSAFE,
+    run_dir: str = RUN_DIR,
 ) -> None:
     """Verify generated traces (code in the sandbox, math, puzzles, science)."""
-    _run(config, overrides, "verify", force, unsafe_weak_isolation)
+    _run(config, overrides, "verify", force, unsafe_weak_isolation, run_dir)
 
 
 @app.command()
@@ -137,9 +160,10 @@ def export(
     overrides: list[str] = OVERRIDES,
     force: list[str] = FORCE,
     unsafe_weak_isolation: bool = UNSAFE,
+    run_dir: str = RUN_DIR,
 ) -> None:
     """Write the verified and unverified sets and the dataset card."""
-    _run(config, overrides, "card", force, unsafe_weak_isolation)
+    _run(config, overrides, "card", force, unsafe_weak_isolation, run_dir)
 
 
 @app.command()
