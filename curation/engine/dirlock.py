@@ -14,14 +14,17 @@ out one that needs it alone (rebuilding the cache's index).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import fcntl
 import json
+import math
 import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,19 +56,26 @@ class DirectoryLock:
         return self.directory / LOCK_FILE
 
     def acquire(self) -> DirectoryLock:
-        if self._fd is not None:
-            raise DirectoryBusy(f"{self.directory} is already locked by this lock object")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock, waiting as ``wait`` says (the thread sleeps between attempts)."""
+        fd = self._open()
         try:
-            self._lock(fd)
+            for pause in self._attempts(fd):
+                time.sleep(pause)
         except BaseException:
             os.close(fd)
             raise
-        self._fd = fd
-        if not self.shared:
-            self._write_holder(fd)
-        return self
+        return self._held(fd)
+
+    async def acquire_async(self) -> DirectoryLock:
+        """The same, for a coroutine: the event loop runs on between attempts, and a cancel stops waiting."""
+        fd = self._open()
+        try:
+            for pause in self._attempts(fd):
+                await asyncio.sleep(pause)
+        except BaseException:
+            os.close(fd)
+            raise
+        return self._held(fd)
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
@@ -95,23 +105,33 @@ class DirectoryLock:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
-    def _lock(self, fd: int) -> None:
-        mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
-        if self.wait is True:
-            fcntl.flock(fd, mode)
-            return
-        limit = 0.0 if self.wait is False else float(self.wait)
+    def _open(self) -> int:
+        if self._fd is not None:
+            raise DirectoryBusy(f"{self.directory} is already locked by this lock object")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def _held(self, fd: int) -> DirectoryLock:
+        self._fd = fd
+        if not self.shared:
+            self._write_holder(fd)
+        return self
+
+    def _attempts(self, fd: int) -> Iterator[float]:
+        """Try to lock; after each refusal, yield how long to pause; raise once out of time."""
+        mode = (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        limit = 0.0 if self.wait is False else math.inf if self.wait is True else float(self.wait)
         deadline = time.monotonic() + limit
         while True:
             try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                fcntl.flock(fd, mode)
                 return
             except OSError as exc:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     raise
             if time.monotonic() >= deadline:
                 raise DirectoryBusy(self._busy_message(limit))
-            time.sleep(_POLL_S)
+            yield _POLL_S
 
     def _busy_message(self, waited: float) -> str:
         holder = _read_holder(self.path)

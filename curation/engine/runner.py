@@ -115,10 +115,7 @@ class Engine:
         total: int | None = None,
     ) -> datasets.Dataset:
         lock = DirectoryLock(self.paths.root, wait=self.wait_for_lock, purpose=f"engine run '{self.label}'")
-        if self.wait_for_lock:
-            await asyncio.to_thread(lock.acquire)  # the caller's event loop keeps running meanwhile
-        else:
-            lock.acquire()
+        await lock.acquire_async()  # waiting (if asked to) lets the caller's event loop run on
         try:
             with long_lived_objects_frozen():
                 return await self._arun(rows, build, handle, validate=validate, total=total)

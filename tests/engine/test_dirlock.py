@@ -129,3 +129,24 @@ def test_a_pipeline_run_directory_held_by_another_process_is_refused(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_cancelled_wait_leaves_nothing_behind(tmp_path):
+    import asyncio
+
+    from thoughtmill.curation.engine.dirlock import DirectoryLock
+
+    holder = _hold(tmp_path, 60)
+    try:
+
+        async def impatient() -> None:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(DirectoryLock(tmp_path, wait=True).acquire_async(), 0.3)
+
+        asyncio.run(impatient())
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.3)  # nothing is still waiting in the background to grab the lock
+    with DirectoryLock(tmp_path):
+        pass
