@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from thoughtmill.curation.engine import LLM, TeacherConfig
+from thoughtmill.curation.engine import TeacherConfig
 from thoughtmill.curation.engine.backends.anthropic import AnthropicSettings, limiter_headers, messages_body
 from thoughtmill.curation.engine.ratelimit import RateLimiter
 from thoughtmill.curation.engine.request import Request
@@ -17,22 +17,13 @@ from thoughtmill.curation.errors import AuthenticationError
 
 from tests.support.fake_anthropic import FakeAnthropic
 
+from .test_engine_http import Solve as EngineSolve
+
 KEY = "sk-ant-test-SECRET-9876543210"
 
 
-class Solve(LLM):
+class Solve(EngineSolve):
     system_prompt = "Think step by step."
-
-    def prompt(self, row):
-        return row["problem"]
-
-    def parse(self, row, response):
-        return {
-            "id": row["id"],
-            "answer": response.content,
-            "thinking": response.reasoning_content,
-            "finish": response.finish_reason,
-        }
 
 
 def teacher(server: FakeAnthropic, **overrides) -> TeacherConfig:

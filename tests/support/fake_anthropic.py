@@ -12,7 +12,8 @@
   ``GET /v1/messages/batches/{id}`` (``in_progress`` until it was polled ``polls_to_end`` times,
   then ``ended`` with a ``results_url``), ``GET .../results`` (JSONL). A request whose prompt holds
   ``[[batch:errored]]`` / ``[[batch:expired]]`` / ``[[batch:canceled]]`` gets that result the first
-  time its ``custom_id`` is in a batch, and succeeds in a later one.
+  time its ``custom_id`` is in a batch, and succeeds in a later one. ``hold = True`` keeps every
+  batch in progress until it is set back to False.
 
 ``stats`` counts what arrived: ``messages`` (live calls), ``status`` per code, ``batches_created``,
 ``batch_requests`` (requests submitted in batches, every batch), ``polls``, ``api_keys`` seen.
@@ -92,6 +93,7 @@ class FakeAnthropic(ThreadedApp):
     ) -> None:
         super().__init__()
         self.api_key = api_key
+        self.hold = False  #: while True, polls do not move a batch towards its end
         self.polls_to_end = polls_to_end
         self.faults = faults or {}
         self.retry_after = retry_after
@@ -261,7 +263,8 @@ class FakeAnthropic(ThreadedApp):
         if batch_id not in self._batches:
             return _error(404, "not_found_error", f"no batch {batch_id}")
         self.stats["polls"] += 1
-        self._batches[batch_id]["polls"] += 1
+        if not self.hold:
+            self._batches[batch_id]["polls"] += 1
         return web.json_response(self._describe(batch_id, request))
 
     async def _results(self, request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@
 - ``GET /v1/files/{id}/content``: the input, output or error JSONL.
 - ``POST /v1/chat/completions``: the same answer live (for what a batch left unanswered).
 
+``hold = True`` keeps every batch in_progress until it is set back to False.
 Every route wants ``Authorization: Bearer <api_key>`` (401 otherwise). ``stats``: ``uploads``,
 ``batches_created``, ``batch_requests`` (requests in every created batch), ``polls``,
 ``live_requests``, ``authorization`` values seen.
@@ -67,6 +68,7 @@ class FakeBatchOpenAI(ThreadedApp):
     def __init__(self, api_key: str) -> None:
         super().__init__()
         self.api_key = api_key
+        self.hold = False  #: while True, batches stay in_progress however often they are polled
         self.files: dict[str, dict[str, Any]] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self._seen: Counter[str] = Counter()  # custom_id -> batches it was in
@@ -191,7 +193,7 @@ class FakeBatchOpenAI(ThreadedApp):
         if batch is None:
             return _error(404, "No such batch")
         self.stats["polls"] += 1
-        if batch["status"] in STEPS:
+        if batch["status"] in STEPS and not (self.hold and batch["status"] == "in_progress"):
             batch["_step"] += 1
             if batch["_step"] < len(STEPS):
                 batch["status"] = STEPS[batch["_step"]]

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from thoughtmill.curation.engine.backends.anthropic import AnthropicSettings, messages_body, parse_message
 from thoughtmill.curation.engine.batch.client import BatchClient, BatchState, ItemResult
-from thoughtmill.curation.engine.batch.http import BatchHTTP
 from thoughtmill.curation.engine.batch.ledger import Ledger, SpoolRecord
 from thoughtmill.curation.engine.batch.spool import Limits, read_lines
 from thoughtmill.curation.engine.errors import RetryableError
@@ -38,17 +37,9 @@ class AnthropicBatchClient(BatchClient):
         super().__init__(config)
         self.settings = cast(AnthropicSettings, config.settings)
         self.root = f"{self.settings.base_url}/v1/messages/batches"
-        self.http: BatchHTTP | None = None
 
-    async def start(self) -> None:
-        self.http = BatchHTTP(
-            self.config, self.settings.headers(self.config.label), self.settings.api_key_env
-        )
-        await self.http.start()
-
-    async def close(self) -> None:
-        if self.http is not None:
-            await self.http.close()
+    def auth(self) -> tuple[dict[str, str], str | None]:
+        return self.settings.headers(self.config.label), self.settings.api_key_env
 
     @property
     def effective_limits(self) -> Limits:
@@ -59,22 +50,20 @@ class AnthropicBatchClient(BatchClient):
         return {"custom_id": key, "params": messages_body(request, self.settings)}
 
     async def submit(self, record: SpoolRecord, ledger: Ledger) -> str:
-        http = self._http()
+        http = self.http
         if record.creating_at is not None and (found := await self._created_earlier(record, ledger)):
             ledger.created(record.spool, found)
             return found
         lines = [line.rstrip(b"\n") for line in read_lines(ledger.directory, record)]
         body = b'{"requests":[' + b",".join(lines) + b"]}"
         ledger.creating(record.spool)
-        created = await http.json_once(
-            "POST", self.root, data=body, headers={"content-type": "application/json"}
-        )
+        created = await http.json("POST", self.root, data=body, retried=False)
         ledger.created(record.spool, created["id"])
         return str(created["id"])
 
     async def _created_earlier(self, record: SpoolRecord, ledger: Ledger) -> str | None:
         assert record.creating_at is not None
-        http = self._http()
+        http = self.http
         known = ledger.known_batch_ids()
         candidates: list[str] = []
         after: str | None = None
@@ -101,7 +90,7 @@ class AnthropicBatchClient(BatchClient):
         return candidates[0] if candidates else None
 
     async def state(self, batch_id: str) -> BatchState:
-        data = await self._http().json("GET", f"{self.root}/{batch_id}")
+        data = await self.http.json("GET", f"{self.root}/{batch_id}")
         status = str(data.get("processing_status"))
         return BatchState(
             batch_id=batch_id,
@@ -113,7 +102,7 @@ class AnthropicBatchClient(BatchClient):
 
     async def results(self, state: BatchState) -> AsyncIterator[ItemResult]:
         url = state.detail.get("results_url") or f"{self.root}/{state.batch_id}/results"
-        async for line in self._http().lines(url):
+        async for line in self.http.lines(url):
             yield self._item(json.loads(line), state)
 
     def _item(self, data: dict[str, Any], state: BatchState) -> ItemResult:
@@ -129,11 +118,6 @@ class AnthropicBatchClient(BatchClient):
         error = (result.get("error") or {}).get("error") or result.get("error") or {}
         message = error.get("message", "") if isinstance(error, dict) else str(error)
         return ItemResult(key, failure=kind, message=str(message))
-
-    def _http(self) -> BatchHTTP:
-        if self.http is None:
-            raise RuntimeError("AnthropicBatchClient.start() was not awaited")
-        return self.http
 
 
 def _timestamp(text: Any) -> float | None:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from thoughtmill.curation.engine.batch.http import BatchHTTP
 from thoughtmill.curation.engine.batch.ledger import Ledger, SpoolRecord
 from thoughtmill.curation.engine.batch.spool import Limits
 from thoughtmill.curation.engine.request import Request, Response
@@ -48,6 +49,7 @@ class BatchClient(ABC):
 
     def __init__(self, config: TeacherConfig) -> None:
         self.config = config
+        self._http: BatchHTTP | None = None
 
     @property
     def effective_limits(self) -> Limits:
@@ -58,11 +60,25 @@ class BatchClient(ABC):
             bytes=min(self.limits.bytes, options.max_bytes or self.limits.bytes),
         )
 
+    @abstractmethod
+    def auth(self) -> tuple[dict[str, str], str | None]:
+        """The headers every call carries (the key read from the environment now) and the key's variable."""
+
     async def start(self) -> None:
-        """Open connections (inside the event loop)."""
+        """Open the connection (inside the event loop); fails here if the key is missing."""
+        headers, key_env = self.auth()
+        self._http = BatchHTTP(self.config, headers, key_env)
+        await self._http.start()
 
     async def close(self) -> None:
-        """Release connections."""
+        if self._http is not None:
+            await self._http.close()
+
+    @property
+    def http(self) -> BatchHTTP:
+        if self._http is None:
+            raise RuntimeError(f"{type(self).__name__}.start() was not awaited")
+        return self._http
 
     @abstractmethod
     def line(self, key: str, request: Request) -> dict[str, Any]:

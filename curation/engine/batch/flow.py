@@ -24,9 +24,12 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from thoughtmill.curation.engine.backends.base import Backend
 from thoughtmill.curation.engine.batch.client import BatchClient, BatchState, ItemResult
 from thoughtmill.curation.engine.batch.ledger import Ledger, SpoolRecord
+from thoughtmill.curation.engine.batch.leftovers import BatchLeftovers
 from thoughtmill.curation.engine.batch.registry import make_batch_client
 from thoughtmill.curation.engine.batch.spool import custom_ids, read_lines, spool_lines, spool_requests
 from thoughtmill.curation.engine.cache import ResponseCache
@@ -34,7 +37,10 @@ from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.engine.errors import InvalidStructuredOutput, RetryableError
 from thoughtmill.curation.engine.progress import RunStats
 from thoughtmill.curation.engine.request import Request, Response
-from thoughtmill.curation.errors import CurationError
+from thoughtmill.curation.errors import ConfigError, CurationError
+
+if TYPE_CHECKING:
+    from thoughtmill.curation.engine.runner import Engine
 
 log = logging.getLogger("thoughtmill.engine")
 
@@ -244,3 +250,25 @@ class BatchFlow:
             spool_lines(lines, self.client.effective_limits, self.ledger, record.round + 1)
             for key in keys:
                 self.outcome.unanswered.pop(key, None)
+
+
+async def answer_by_batch(engine: Engine, live: Backend, validate: ValidateFn | None) -> Backend:
+    """The engine's batch phase: fill the cache through the batch API, then hand back the backend
+    that deals with what is still unanswered (see ``leftovers``)."""
+    if engine.batch_requests is None:
+        raise ConfigError(
+            f"teacher '{engine.teacher.label}' has mode: batch, but this engine run was not given its requests "
+            "up front (run it through LLM, which does)"
+        )
+    flow = BatchFlow(engine.teacher, engine.cache, engine.paths.root, engine.stats, validate=validate)
+    outcome = await flow.run(engine.batch_requests())
+    log.info(
+        "%s: batch phase done: %d spooled, %d batch(es) submitted, %d answered, %d left (%s)",
+        engine.label,
+        outcome.spooled,
+        outcome.submitted_batches,
+        outcome.answered,
+        len(outcome.unanswered),
+        engine.teacher.batch.retry_failed,
+    )
+    return BatchLeftovers(live, outcome.unanswered)

@@ -34,27 +34,15 @@ class BatchHTTP:
             await self._session.close()
             self._session = None
 
-    async def json(self, method: str, url: str, **kwargs: Any) -> Any:
-        """The decoded JSON answer of one call (retried while transient)."""
-        raw = await self.read(method, url, **kwargs)
-        try:
-            return json.loads(raw)
-        except ValueError as exc:
-            raise RetryableError(f"malformed JSON from {url}: {raw[:200]!r}") from exc
-
-    async def json_once(self, method: str, url: str, **kwargs: Any) -> Any:
-        """One call, not retried: for creating a batch, where a retry after a lost answer would pay twice
-        (the caller looks for the batch the lost answer created before trying again)."""
-        raw = await self._once(method, url, **kwargs)
-        try:
-            return json.loads(raw)
-        except ValueError as exc:
-            raise RetryableError(f"malformed JSON from {url}: {raw[:200]!r}") from exc
-
-    async def read(self, method: str, url: str, **kwargs: Any) -> bytes:
+    async def json(self, method: str, url: str, *, retried: bool = True, **kwargs: Any) -> Any:
+        """The decoded JSON answer of one call, retried while transient. ``retried=False`` for creating
+        a batch, where a retry after a lost answer would pay twice (the caller first looks for the batch
+        the lost answer created)."""
+        if not retried:
+            return _decoded(await self._once(method, url, **kwargs), url)
         async for attempt in retry_policy(self.config.retry):
             with attempt:
-                return await self._once(method, url, **kwargs)
+                return _decoded(await self._once(method, url, **kwargs), url)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def lines(self, url: str) -> AsyncIterator[bytes]:
@@ -82,3 +70,10 @@ class BatchHTTP:
             raise RetryableError(f"connection to {url} failed: {type(exc).__name__}: {exc}") from exc
         except asyncio.TimeoutError as exc:
             raise RetryableError(f"no answer from {url} within {self.config.timeout_s:g}s") from exc
+
+
+def _decoded(raw: bytes, url: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise RetryableError(f"malformed JSON from {url}: {raw[:200]!r}") from exc

@@ -19,7 +19,6 @@ from urllib.parse import urlparse
 import aiohttp
 from thoughtmill.curation.engine.backends.openai_http import OpenAIBackend, OpenAISettings, parse_completion
 from thoughtmill.curation.engine.batch.client import BatchClient, BatchState, ItemResult
-from thoughtmill.curation.engine.batch.http import BatchHTTP
 from thoughtmill.curation.engine.batch.ledger import Ledger, SpoolRecord
 from thoughtmill.curation.engine.batch.spool import Limits
 from thoughtmill.curation.engine.errors import RetryableError
@@ -41,23 +40,17 @@ class OpenAIBatchClient(BatchClient):
         self.base = self.settings.base_urls[0]
         self.endpoint = urlparse(self.base).path.rstrip("/") + "/chat/completions"  # "/v1/chat/completions"
         self._bodies = OpenAIBackend(config)  # builds the same body the live path sends
-        self.http: BatchHTTP | None = None
 
-    async def start(self) -> None:
+    def auth(self) -> tuple[dict[str, str], str | None]:
         key = self.settings.api_key(self.config.label)
         headers = {**self.settings.extra_headers, **({"Authorization": f"Bearer {key}"} if key else {})}
-        self.http = BatchHTTP(self.config, headers, self.settings.api_key_env)
-        await self.http.start()
-
-    async def close(self) -> None:
-        if self.http is not None:
-            await self.http.close()
+        return headers, self.settings.api_key_env
 
     def line(self, key: str, request: Request) -> dict[str, Any]:
         return {"custom_id": key, "method": "POST", "url": self.endpoint, "body": self._bodies.body(request)}
 
     async def submit(self, record: SpoolRecord, ledger: Ledger) -> str:
-        http = self._http()
+        http = self.http
         if record.file_id is None:
             form = aiohttp.FormData()
             form.add_field("purpose", "batch")
@@ -80,13 +73,13 @@ class OpenAIBatchClient(BatchClient):
             "completion_window": self.config.batch.completion_window,
             "metadata": {"thoughtmill_spool": record.spool},
         }
-        created = await http.json_once("POST", f"{self.base}/batches", json=body)
+        created = await http.json("POST", f"{self.base}/batches", json=body, retried=False)
         ledger.created(record.spool, created["id"])
         return created["id"]
 
     async def _created_from(self, file_id: str, ledger: Ledger) -> str | None:
         """A batch made from this input file that the ledger does not know yet (a lost create answer)."""
-        http = self._http()
+        http = self.http
         known = ledger.known_batch_ids()
         after: str | None = None
         while True:
@@ -100,7 +93,7 @@ class OpenAIBatchClient(BatchClient):
             after = page.get("last_id") or page["data"][-1]["id"]
 
     async def state(self, batch_id: str) -> BatchState:
-        data = await self._http().json("GET", f"{self.base}/batches/{batch_id}")
+        data = await self.http.json("GET", f"{self.base}/batches/{batch_id}")
         status = str(data.get("status"))
         return BatchState(
             batch_id=batch_id,
@@ -115,7 +108,7 @@ class OpenAIBatchClient(BatchClient):
         )
 
     async def results(self, state: BatchState) -> AsyncIterator[ItemResult]:
-        http = self._http()
+        http = self.http
         for file_id in (state.detail.get("output_file_id"), state.detail.get("error_file_id")):
             if not file_id:
                 continue
@@ -139,8 +132,3 @@ class OpenAIBatchClient(BatchClient):
             )
         body_error = (response.get("body") or {}).get("error") or {}
         return ItemResult(key, failure=f"http_{status}", message=str(body_error.get("message") or body_error))
-
-    def _http(self) -> BatchHTTP:
-        if self.http is None:
-            raise RuntimeError("OpenAIBatchClient.start() was not awaited")
-        return self.http
