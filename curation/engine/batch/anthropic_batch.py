@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from thoughtmill.curation.engine.backends.anthropic import AnthropicSettings, messages_body, parse_message
-from thoughtmill.curation.engine.batch.client import BatchClient, BatchState, ItemResult
+from thoughtmill.curation.engine.batch.client import BatchClient, BatchState, ItemResult, batches_since
 from thoughtmill.curation.engine.batch.ledger import Ledger, SpoolRecord
 from thoughtmill.curation.engine.batch.spool import Limits, read_lines
 from thoughtmill.curation.engine.errors import RetryableError
@@ -25,9 +25,6 @@ from thoughtmill.curation.errors import CurationError
 
 if TYPE_CHECKING:
     from thoughtmill.curation.engine.config import TeacherConfig
-
-_CLOCK_SKEW_S = 300.0  # a batch created up to this long before our "creating" mark may still be ours
-_LIST_PAGE = 100
 
 
 class AnthropicBatchClient(BatchClient):
@@ -62,25 +59,14 @@ class AnthropicBatchClient(BatchClient):
         return str(created["id"])
 
     async def _created_earlier(self, record: SpoolRecord, ledger: Ledger) -> str | None:
+        """The batch a killed run created from this spool without learning its id, if exactly one fits."""
         assert record.creating_at is not None
-        http = self.http
         known = ledger.known_batch_ids()
         candidates: list[str] = []
-        after: str | None = None
-        while True:
-            query = f"?limit={_LIST_PAGE}" + (f"&after_id={after}" if after else "")
-            page = await http.json("GET", f"{self.root}{query}")
-            data = page.get("data") or []
-            for batch in data:
-                created = _timestamp(batch.get("created_at"))
-                if created is not None and created < record.creating_at - _CLOCK_SKEW_S:
-                    continue
-                total = sum(int(v or 0) for v in (batch.get("request_counts") or {}).values())
-                if batch.get("id") not in known and total == record.count:
-                    candidates.append(str(batch["id"]))
-            if not page.get("has_more") or not data:
-                break
-            after = page.get("last_id") or data[-1]["id"]
+        async for batch in batches_since(self.http, self.root, "after_id", record.creating_at, _created):
+            total = sum(int(v or 0) for v in (batch.get("request_counts") or {}).values())
+            if batch.get("id") not in known and total == record.count:
+                candidates.append(str(batch["id"]))
         if len(candidates) > 1:
             raise CurationError(
                 f"spool {record.spool} of teacher '{self.config.label}': a run was killed while creating its batch, "
@@ -120,8 +106,8 @@ class AnthropicBatchClient(BatchClient):
         return ItemResult(key, failure=kind, message=str(message))
 
 
-def _timestamp(text: Any) -> float | None:
+def _created(batch: dict[str, Any]) -> float | None:
     try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(str(batch.get("created_at")).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None

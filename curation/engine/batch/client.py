@@ -7,7 +7,7 @@ whether a batch has ended and streams its per-request results.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -99,3 +99,28 @@ class BatchClient(ABC):
     @abstractmethod
     def results(self, state: BatchState) -> AsyncIterator[ItemResult]:
         """Every per-request result of an ended batch (requests without one are the caller's to find)."""
+
+
+#: a batch created this long before a "creating" mark may still be the one that mark announced
+CLOCK_SKEW_S = 300.0
+_LIST_PAGE = 100
+
+
+async def batches_since(
+    http: BatchHTTP, url: str, cursor: str, since: float, created: Callable[[dict[str, Any]], float | None]
+) -> AsyncIterator[dict[str, Any]]:
+    """The batches a provider lists (newest first, ``cursor`` = the paging parameter) created at
+    ``since - CLOCK_SKEW_S`` or later; ``created`` reads a batch's creation time (seconds)."""
+    after: str | None = None
+    while True:
+        query = f"?limit={_LIST_PAGE}" + (f"&{cursor}={after}" if after else "")
+        page = await http.json("GET", f"{url}{query}")
+        data = page.get("data") or []
+        for batch in data:
+            when = created(batch)
+            if when is not None and when < since - CLOCK_SKEW_S:
+                return  # newest first: everything after this is older still
+            yield batch
+        if not page.get("has_more") or not data:
+            return
+        after = page.get("last_id") or data[-1]["id"]

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import aiohttp
 from thoughtmill.curation.engine.backends.openai_http import OpenAIBackend, OpenAISettings, parse_completion
-from thoughtmill.curation.engine.batch.client import BatchClient, BatchState, ItemResult
+from thoughtmill.curation.engine.batch.client import BatchClient, BatchState, ItemResult, batches_since
 from thoughtmill.curation.engine.batch.ledger import Ledger, SpoolRecord
 from thoughtmill.curation.engine.batch.spool import Limits
 from thoughtmill.curation.engine.errors import RetryableError
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from thoughtmill.curation.engine.config import TeacherConfig
 
 ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
-_LIST_PAGE = 100
 
 
 class OpenAIBatchClient(BatchClient):
@@ -63,7 +62,7 @@ class OpenAIBatchClient(BatchClient):
             uploaded = await http.json("POST", f"{self.base}/files", data=form)
             ledger.uploaded(record.spool, uploaded["id"])
         assert record.file_id is not None
-        if record.creating_at is not None and (found := await self._created_from(record.file_id, ledger)):
+        if record.creating_at is not None and (found := await self._created_from(record, ledger)):
             ledger.created(record.spool, found)
             return found
         ledger.creating(record.spool)
@@ -77,20 +76,16 @@ class OpenAIBatchClient(BatchClient):
         ledger.created(record.spool, created["id"])
         return created["id"]
 
-    async def _created_from(self, file_id: str, ledger: Ledger) -> str | None:
-        """A batch made from this input file that the ledger does not know yet (a lost create answer)."""
-        http = self.http
+    async def _created_from(self, record: SpoolRecord, ledger: Ledger) -> str | None:
+        """A batch made from this spool's input file that the ledger does not know (a lost create answer)."""
+        assert record.creating_at is not None
         known = ledger.known_batch_ids()
-        after: str | None = None
-        while True:
-            query = f"?limit={_LIST_PAGE}" + (f"&after={after}" if after else "")
-            page = await http.json("GET", f"{self.base}/batches{query}")
-            for batch in page.get("data", []):
-                if batch.get("input_file_id") == file_id and batch.get("id") not in known:
-                    return str(batch["id"])
-            if not page.get("has_more") or not page.get("data"):
-                return None
-            after = page.get("last_id") or page["data"][-1]["id"]
+        async for batch in batches_since(
+            self.http, f"{self.base}/batches", "after", record.creating_at, _created
+        ):
+            if batch.get("input_file_id") == record.file_id and batch.get("id") not in known:
+                return str(batch["id"])
+        return None
 
     async def state(self, batch_id: str) -> BatchState:
         data = await self.http.json("GET", f"{self.base}/batches/{batch_id}")
@@ -132,3 +127,8 @@ class OpenAIBatchClient(BatchClient):
             )
         body_error = (response.get("body") or {}).get("error") or {}
         return ItemResult(key, failure=f"http_{status}", message=str(body_error.get("message") or body_error))
+
+
+def _created(batch: dict[str, Any]) -> float | None:
+    value = batch.get("created_at")
+    return float(value) if isinstance(value, (int, float)) else None
