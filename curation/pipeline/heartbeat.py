@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,29 @@ ENGINE_FIELDS = (
 )
 
 
+#: seconds between two writes of progress.json (and between two plain progress lines: 5x that)
+EVERY_S_ENV = "THOUGHTMILL_HEARTBEAT_S"
+
+
+def heartbeat_interval() -> float:
+    """The heartbeat's period: 2 seconds, or ``$THOUGHTMILL_HEARTBEAT_S``."""
+    try:
+        return max(0.0, float(os.environ.get(EVERY_S_ENV, "2")))
+    except ValueError:
+        return 2.0
+
+
 class Heartbeat:
     """Keeps and writes one run's progress state."""
 
-    def __init__(self, root: Path, *, every_s: float = 2.0) -> None:
+    def __init__(
+        self, root: Path, *, every_s: float | None = None, print_every_s: float | None = None
+    ) -> None:
         self.root = Path(root)
-        self.every_s = every_s
+        self.every_s = heartbeat_interval() if every_s is None else every_s
+        self.print_every_s = 5 * self.every_s if print_every_s is None else print_every_s
         self._last_write = 0.0
+        self._last_print: dict[str, float] = {}
         self._rate_mark: dict[str, tuple[float, int]] = {}
         now = time.time()
         self.state: dict[str, Any] = {
@@ -68,11 +85,20 @@ class Heartbeat:
         self.state["stages"][name] = {"state": "skipped", "done": rows, "total": rows}
         self.write(force=True)
 
-    def stage_progress(self, name: str, done: int, total: int | None = None, **extra: Any) -> None:
-        """A stage's count so far; written when ``every_s`` has passed since the last write."""
-        stage = self.state["stages"].setdefault(name, {"state": "running", "started_at": time.time()})
+    def stage_progress(
+        self, name: str, done: int, total: int | None = None, *, announce: bool = True, **extra: Any
+    ) -> None:
+        """A stage's count so far; written when ``every_s`` has passed since the last write.
+
+        With ``announce`` a plain line goes to stderr every ``print_every_s`` seconds, whatever the
+        logging level (a stage with its own live view, generation, passes False)."""
+        now = time.time()
+        stage = self.state["stages"].setdefault(name, {"state": "running", "started_at": now})
         stage.update({"done": done, "total": total, **extra})
-        stage["eta_s"] = _eta(stage, time.time())
+        stage["eta_s"] = _eta(stage, now)
+        if announce and now - self._last_print.setdefault(name, now) >= self.print_every_s:
+            self._last_print[name] = now
+            print(progress_line(name, stage), file=sys.stderr, flush=True)
         self.state["cost_usd"] = round(
             sum(s.get("total_cost_usd") or s.get("cost_usd") or 0.0 for s in self.state["stages"].values()), 6
         )
@@ -84,7 +110,8 @@ class Heartbeat:
         def listen(stats: Any) -> None:
             data = stats.to_dict() if hasattr(stats, "to_dict") else dict(stats)
             extra = {k: data[k] for k in ENGINE_FIELDS if data.get(k) is not None}
-            self.stage_progress(name, int(data.get("rows_done") or 0), data.get("total_rows"), **extra)
+            done, total = int(data.get("rows_done") or 0), data.get("total_rows")
+            self.stage_progress(name, done, total, announce=False, **extra)
 
         return listen
 
@@ -139,6 +166,16 @@ class Heartbeat:
             "cost_usd": self.state["cost_usd"],
             "status": self.state["status"],
         }
+
+
+def progress_line(name: str, stage: dict[str, Any]) -> str:
+    """``[verify] 1200/36000 rows (3%), ETA 5m12s``: the plain view of one stage's progress."""
+    done, total = stage.get("done") or 0, stage.get("total")
+    unit = stage.get("unit", "rows")
+    text = f"[{name}] {done}/{total} {unit} ({done / total:.0%})" if total else f"[{name}] {done} {unit}"
+    if stage.get("eta_s") is not None:
+        text += f", ETA {stage['eta_s']:.0f}s"
+    return text
 
 
 def _eta(stage: dict[str, Any], now: float) -> float | None:

@@ -24,7 +24,8 @@ class SourcesStage(Stage):
     def run(self, input_path: Path | None) -> tuple[Path | None, dict[str, Any]]:
         parts: list[datasets.Dataset] = []
         per_source: dict[str, Any] = {}
-        for spec in self.config.sources:
+        for number, spec in enumerate(self.config.sources):
+            self.ctx.run.heartbeat.stage_progress(self.name, number, len(self.config.sources), unit="sources")
             self.ctx.echo(f"  source {spec.name} ({spec.path or 'hub'})")
             if spec.path:
                 check_text_files(spec.path)

@@ -77,6 +77,7 @@ class VerifyStage(Stage):
             resumed = len(done)
             self._judge_truncated(ds, journal, done)
             judges = make_judges(self.config, cache_root=self.ctx.run.cache_root, work_dir=self.dir)
+            judged, beat = len(done), self.ctx.run.heartbeat  # progress: status, plain lines off a TTY
             for domain, n in value_counts(ds, "domain").items():
                 self.ctx.echo(f"  verify {domain}: {n} rows")
                 rows = DomainRows(ds, domain, done)
@@ -84,6 +85,8 @@ class VerifyStage(Stage):
                 stream = judge.judge(rows) if judge else _unknown_domain(rows, domain)
                 for key, judgement in stream:
                     journal.write(key, judgement)
+                    judged += 1
+                    beat.stage_progress(self.name, judged, len(ds))
         finally:
             journal.close()
         out, to_retry = self._merge(ds, journal)

@@ -1,0 +1,88 @@
+"""The heartbeat: progress.json while a run goes, what status says of a run killed mid-stage."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from thoughtmill.curation.pipeline.heartbeat import EVERY_S_ENV, Heartbeat, read_progress
+from thoughtmill.curation.pipeline.status import format_status, status_view
+
+from tests.report.conftest import DEMO, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_for(path: Path, test, timeout: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError):
+            state = None
+        if state and test(state):
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never reached the state wanted")
+
+
+def test_status_of_a_run_killed_mid_verify(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    env = {**os.environ, EVERY_S_ENV: "0"}  # a heartbeat on every judged row
+    job = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "report" / "run_job.py"), str(DEMO), str(run_dir)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        live = _wait_for(
+            run_dir / "progress.json",
+            lambda s: (s["stages"].get("verify") or {}).get("done", 0) >= 2,
+        )
+        view = status_view(run_dir)
+        assert view["run"]["status"] == "running" and view["run"]["alive"]
+        verify = next(s for s in view["stages"] if s["stage"] == "verify")
+        assert verify["state"] == "running" and verify["total"] == 36
+        assert live["pid"] == job.pid
+        job.send_signal(signal.SIGKILL)
+        job.wait(30)
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
+    view = status_view(run_dir)
+    assert view["run"]["status"] == "interrupted" and not view["run"]["alive"]
+    states = {s["stage"]: s["state"] for s in view["stages"]}
+    assert states["generate"] == "done" and states["verify"] == "interrupted"
+    assert states["write"] == "not started"
+    text = "\n".join(format_status(view))
+    assert "run: interrupted" in text and "ProcessGone" in text
+    verify = next(s for s in view["stages"] if s["stage"] == "verify")
+    assert 2 <= verify["done"] < 36 and f"{verify['done']}/36 rows" in text
+
+
+def test_plain_progress_lines_whatever_the_log_level(tmp_path: Path, capsys) -> None:
+    beat = Heartbeat(tmp_path, every_s=0, print_every_s=0)
+    beat.stage_started("verify", "not run before")
+    beat.stage_progress("verify", 5, 20)
+    beat.stage_progress("generate", 3, 10, announce=False, cost_usd=0.5)
+    err = capsys.readouterr().err
+    assert "[verify] 5/20 rows (25%)" in err and "generate" not in err
+    state = read_progress(tmp_path)
+    assert state["cost_usd"] == 0.5 and state["stages"]["verify"]["done"] == 5
+    history = (tmp_path / "progress.jsonl").read_text().splitlines()
+    assert len(history) == 3 and json.loads(history[-1])["cost_usd"] == 0.5
+
+
+def test_a_torn_or_foreign_heartbeat_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "progress.json").write_text('{"status": "runn')
+    assert read_progress(tmp_path) is None
+    (tmp_path / "progress.json").write_text("[1, 2]")
+    assert read_progress(tmp_path) is None
