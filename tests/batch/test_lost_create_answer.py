@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from thoughtmill.curation.errors import CurationError
 
 from .conftest import anthropic_teacher, openai_teacher, problems, run_flow
 
@@ -49,3 +50,15 @@ def test_a_torn_last_ledger_line_is_dropped(openai_server, key, tmp_path):
     outcome, _ = run_flow(teacher, problems(4), tmp_path)
     assert outcome.spooled == 1 and outcome.answered == 1
     assert all(json.loads(line) for line in ledger.read_text().splitlines())
+
+
+def test_two_anthropic_batches_that_could_be_the_lost_one_stop_the_run(anthropic_server, key, tmp_path):
+    teacher = anthropic_teacher(anthropic_server)
+    run_flow(teacher, problems(4), tmp_path / "a")  # another run's batch of the same size, just now
+    run_flow(teacher, problems(4), tmp_path / "b")
+    ledger = tmp_path / "b/runs/Solve/batches/ledger.jsonl"
+    _forget_created(ledger)
+    (tmp_path / "b/cache").rename(tmp_path / "b-old-cache")
+    with pytest.raises(CurationError, match="2 recent batches could be it"):
+        run_flow(teacher, problems(4), tmp_path / "b")
+    assert anthropic_server.stats["batches_created"] == 2  # nothing paid twice

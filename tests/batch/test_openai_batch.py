@@ -69,3 +69,12 @@ def test_a_second_run_submits_nothing_when_everything_is_cached(openai_server, k
     run_flow(openai_teacher(openai_server), problems(6), tmp_path)
     outcome, _ = run_flow(openai_teacher(openai_server), problems(6), tmp_path)
     assert outcome.spooled == 0 and openai_server.stats["batches_created"] == 1
+
+
+def test_the_byte_limit_splits_batches_too(openai_server, key, tmp_path):
+    rows = [{"id": i, "problem": f"problem {i} " + "x" * 3000} for i in range(6)]
+    outcome, _ = run_flow(openai_teacher(openai_server, max_bytes=7000), rows, tmp_path)
+    assert outcome.answered == 6
+    assert openai_server.stats["batches_created"] == 3  # two ~3.2 KB lines per 7,000-byte batch
+    sizes = [len(f["data"]) for f in openai_server.files.values() if f["purpose"] == "batch"]
+    assert max(sizes) <= 7000
