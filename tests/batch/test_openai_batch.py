@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from thoughtmill.curation.engine.cache import ResponseCache
 
 from .conftest import KEY, Solve, assert_key_nowhere, openai_teacher, problems, run_flow
 
@@ -78,3 +79,27 @@ def test_the_byte_limit_splits_batches_too(openai_server, key, tmp_path):
     assert openai_server.stats["batches_created"] == 3  # two ~3.2 KB lines per 7,000-byte batch
     sizes = [len(f["data"]) for f in openai_server.files.values() if f["purpose"] == "batch"]
     assert max(sizes) <= 7000
+
+
+def test_a_result_line_longer_than_the_stream_buffer_is_read_whole(openai_server, key, tmp_path):
+    outcome, _ = run_flow(openai_teacher(openai_server), problems(3, {1: "[[big]]"}), tmp_path)
+    assert outcome.answered == 3 and not outcome.unanswered
+    with ResponseCache(tmp_path / "cache") as cache:
+        assert (
+            sum(
+                len(r.reasoning_content or "") > 400_000
+                for r in cache.get_many([key for key, _ in cache.index.entries()]).values()
+            )
+            == 1
+        )
+
+
+def test_a_batch_that_failed_validation_leaves_every_request_with_the_providers_reason(
+    openai_server, key, tmp_path
+):
+    openai_server.reject_input = True
+    outcome, _ = run_flow(openai_teacher(openai_server, retry_failed="none"), problems(3), tmp_path)
+    assert outcome.answered == 0
+    assert set(outcome.unanswered.values()) == {"failed: line 1: invalid_request: rejected by the test"}
+    summary = json.loads((tmp_path / "runs/Solve/batches/outcome.json").read_text())
+    assert summary["unanswered_reasons"] == {"failed": 3} and summary["submitted_batches"] == 1

@@ -12,7 +12,9 @@
 - ``GET /v1/files/{id}/content``: the input, output or error JSONL.
 - ``POST /v1/chat/completions``: the same answer live (for what a batch left unanswered).
 
-``hold = True`` keeps every batch in_progress until it is set back to False.
+``hold = True`` keeps every batch in_progress until it is set back to False; ``reject_input = True``
+fails every batch's validation. ``[[big]]`` in a prompt makes
+its reasoning 400 KB (one long line in the output file).
 Every route wants ``Authorization: Bearer <api_key>`` (401 otherwise). ``stats``: ``uploads``,
 ``batches_created``, ``batch_requests`` (requests in every created batch), ``polls``,
 ``live_requests``, ``authorization`` values seen.
@@ -38,6 +40,7 @@ def completion_for(body: dict[str, Any]) -> dict[str, Any]:
     """The deterministic chat.completion the fake answers for a request body (live or batched)."""
     digest = hashlib.sha256(json.dumps(body["messages"], sort_keys=True).encode()).hexdigest()[:12]
     prompt = body["messages"][-1]["content"]
+    reasoning = f"think {prompt[:30]}" + ("." * 400_000 if "[[big]]" in prompt else "")
     return {
         "id": f"chatcmpl-{digest}",
         "object": "chat.completion",
@@ -49,7 +52,7 @@ def completion_for(body: dict[str, Any]) -> dict[str, Any]:
                 "message": {
                     "role": "assistant",
                     "content": f"answer {digest}",
-                    "reasoning_content": f"think {prompt[:30]}",
+                    "reasoning_content": reasoning,
                 },
                 "finish_reason": "stop",
             }
@@ -69,6 +72,7 @@ class FakeBatchOpenAI(ThreadedApp):
         super().__init__()
         self.api_key = api_key
         self.hold = False  #: while True, batches stay in_progress however often they are polled
+        self.reject_input = False  #: while True, every batch fails validation (status failed, errors.data)
         self.files: dict[str, dict[str, Any]] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self._seen: Counter[str] = Counter()  # custom_id -> batches it was in
@@ -213,6 +217,8 @@ class FakeBatchOpenAI(ThreadedApp):
             or line.get("method") != "POST"
             or line.get("url") != batch["endpoint"]
         ]
+        if self.reject_input:
+            problems.append({"code": "invalid_request", "message": "rejected by the test", "line": 1})
         ids = [line.get("custom_id") for line in batch["_lines"]]
         if len(set(ids)) != len(ids):
             problems.append(

@@ -29,6 +29,7 @@ class BatchState:
     ended: bool
     counts: dict[str, int] = field(default_factory=dict)
     detail: dict[str, Any] = field(default_factory=dict)  # what the results step needs (file ids, url)
+    note: str = ""  # why the batch as a whole failed, in the provider's words (OpenAI's errors.data)
 
 
 @dataclass

@@ -21,10 +21,11 @@ import asyncio
 import itertools
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from thoughtmill.curation.engine.backends.base import Backend
 from thoughtmill.curation.engine.batch.client import BatchClient, BatchState, ItemResult
@@ -37,6 +38,7 @@ from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.engine.errors import InvalidStructuredOutput, RetryableError
 from thoughtmill.curation.engine.progress import RunStats
 from thoughtmill.curation.engine.request import Request, Response
+from thoughtmill.curation.engine.run_files import write_summary
 from thoughtmill.curation.errors import ConfigError, CurationError
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("thoughtmill.engine")
 
 BATCH_DIR = "batches"
+OUTCOME_FILE = "outcome.json"
 _CHUNK = 256  # keys looked up / answers committed at once
 _SUBMIT_ATTEMPTS = 5
 
@@ -59,6 +62,17 @@ class BatchOutcome:
     submitted_batches: int = 0
     answered: int = 0
     unanswered: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """What ``RUN_DIR/batches/outcome.json`` says: counts, and the unanswered by reason."""
+        reasons = Counter(why.split(":", 1)[0] for why in self.unanswered.values())
+        return {
+            "spooled": self.spooled,
+            "submitted_batches": self.submitted_batches,
+            "answered": self.answered,
+            "unanswered": len(self.unanswered),
+            "unanswered_reasons": dict(reasons),
+        }
 
 
 class BatchFlow:
@@ -99,6 +113,7 @@ class BatchFlow:
         finally:
             await self.client.close()
             self.ledger.close()
+        write_summary(self.ledger.directory / OUTCOME_FILE, self.outcome.summary())
         return self.outcome
 
     # ------------------------------------------------------------------ steps
@@ -191,7 +206,7 @@ class BatchFlow:
                 failed[item.key] = why
         self.cache.put_many(answers)  # committed before the ledger says "collected"
         for key in wanted - seen:
-            failed[key] = f"{state.status}: no result for this request"
+            failed[key] = f"{state.status}: {state.note or 'no result for this request'}"
         answered = len(wanted) - len(failed)
         self.outcome.answered += answered
         for key in wanted:  # an answer in this round settles a failure of an earlier one

@@ -12,6 +12,8 @@ from thoughtmill.curation.engine.backends.http_errors import http_error
 from thoughtmill.curation.engine.errors import RetryableError
 from thoughtmill.curation.engine.retry import retry_policy
 
+_CHUNK = 1 << 20  # bytes read at a time from a results download
+
 if TYPE_CHECKING:
     from thoughtmill.curation.engine.config import TeacherConfig
 
@@ -26,7 +28,8 @@ class BatchHTTP:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout_s, sock_connect=30)
+        # no total limit: an upload or a results file can be hundreds of MB; a stalled read still fails
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=self.config.timeout_s)
         self._session = aiohttp.ClientSession(timeout=timeout)
 
     async def close(self) -> None:
@@ -52,9 +55,17 @@ class BatchHTTP:
         async with self._session.get(url, headers=self.headers) as resp:
             if resp.status != 200:
                 raise http_error(resp.status, resp.headers, await resp.read(), url, self.key_env)
-            async for line in resp.content:
-                if line.strip():
-                    yield line
+            # split by hand: aiohttp < 3.10 refuses a line longer than its read buffer (a long trace)
+            pending = bytearray()
+            async for chunk in resp.content.iter_chunked(_CHUNK):
+                pending += chunk
+                *lines, rest = pending.split(b"\n")
+                pending = bytearray(rest)
+                for line in lines:
+                    if line.strip():
+                        yield bytes(line)
+            if pending.strip():
+                yield bytes(pending)
 
     async def _once(self, method: str, url: str, **kwargs: Any) -> bytes:
         if self._session is None:

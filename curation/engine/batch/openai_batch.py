@@ -95,11 +95,11 @@ class OpenAIBatchClient(BatchClient):
             status=status,
             ended=status in ENDED,
             counts=dict(data.get("request_counts") or {}),
-            detail={
-                "output_file_id": data.get("output_file_id"),
-                "error_file_id": data.get("error_file_id"),
-                "errors": data.get("errors"),
-            },
+            detail={"output_file_id": data.get("output_file_id"), "error_file_id": data.get("error_file_id")},
+            note="; ".join(
+                f"line {e.get('line')}: {e.get('code')}: {e.get('message')}"
+                for e in ((data.get("errors") or {}).get("data") or [])[:3]
+            ),
         )
 
     async def results(self, state: BatchState) -> AsyncIterator[ItemResult]:
