@@ -20,11 +20,26 @@ STAGE_COLUMNS = (
     ("verified", "verify", "counts"),
 )
 
+#: Columns of the question-selection stages, shown where the run enabled them (between decontaminated
+#: and generated): (title, stage summary, key in that summary).
+SELECTION_COLUMNS = (
+    ("mixed", "mix", "counts"),
+    ("difficulty_kept", "difficulty", "counts"),
+    ("length_kept", "response_length", "counts"),
+)
+
+
+def stage_columns(summaries: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """The card's columns for this run: every stage of ``STAGE_COLUMNS`` plus the enabled selections."""
+    chosen = [c for c in SELECTION_COLUMNS if summaries.get(c[1], {}).get("enabled")]
+    return [*STAGE_COLUMNS[:3], *chosen, *STAGE_COLUMNS[3:]]
+
 
 def stage_table(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (domain, source) plus per-domain and overall totals: counts at every stage."""
+    columns = stage_columns(summaries)
     groups: set[tuple[str, str]] = set()
-    for _, stage, key in STAGE_COLUMNS:
+    for _, stage, key in columns:
         for domain, per_source in (summaries.get(stage, {}).get(key) or {}).items():
             groups.update((domain, source) for source in per_source)
 
@@ -37,11 +52,11 @@ def stage_table(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     for domain in domains:
         for source in [*sorted(s for d, s in groups if d == domain), None]:
             row = {"domain": domain, "source": source or "(all)"}
-            for title, stage, key in STAGE_COLUMNS:
+            for title, stage, key in columns:
                 row[title] = count(stage, key, domain, source)
             rows.append(row)
     overall = {"domain": "(all)", "source": "(all)"}
-    for title, *_ in STAGE_COLUMNS:
+    for title, *_ in columns:
         overall[title] = sum(r[title] for r in rows if r["source"] == "(all)")
     rows.append(overall)
     for row in rows:
@@ -49,8 +64,8 @@ def stage_table(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _markdown_table(rows: list[dict[str, Any]]) -> str:
-    titles = ["domain", "source", *(t for t, *_ in STAGE_COLUMNS), "pass_rate"]
+def _markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
+    titles = ["domain", "source", *(t for t, *_ in columns), "pass_rate"]
     lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
     for row in rows:
         cells = []
@@ -71,11 +86,51 @@ def _filters_table(per_source: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def recipe_line(summaries: dict[str, dict[str, Any]]) -> str:
+    """The run in one line: questions in -> selected -> answers -> verified -> in the set."""
+
+    def rows(stage: str) -> int:
+        return int(summaries.get(stage, {}).get("rows") or 0)
+
+    steps = [f"questions in: {rows('sources')}", f"after dedup and decontamination: {rows('decontaminate')}"]
+    for title, stage in (
+        ("mixed", "mix"),
+        ("difficulty filter", "difficulty"),
+        ("length filter", "response_length"),
+    ):
+        if summaries.get(stage, {}).get("enabled"):
+            steps.append(f"{title}: {rows(stage)}")
+    gen = summaries.get("generate", {})
+    per = gen.get("samples_per_question") or {}
+    samples = ", ".join(f"{d}: {k}" for d, k in sorted(per.items())) or "1"
+    steps.append(f"answers: {rows('generate')} (per question: {samples})")
+    verified = sum(
+        n
+        for per_source in (summaries.get("verify", {}).get("counts") or {}).values()
+        for n in per_source.values()
+    )
+    steps.append(f"verified: {verified}")
+    write = summaries.get("write", {})
+    if "verified_rows" in write:
+        metadata_only = write.get("verdict_as_metadata") or []
+        note = (
+            f" (verdict kept as metadata, not a filter, for: {', '.join(metadata_only)})"
+            if metadata_only
+            else ""
+        )
+        steps.append(f"in the set: {write['verified_rows']}{note}")
+    return " → ".join(steps) + "."
+
+
 def render_card(name: str, summaries: dict[str, dict[str, Any]], *, title: str | None = None) -> str:
     """The README.md text: Hub front matter (configs), the per-stage table, filters, verdicts."""
     front = {
         "configs": [
-            {"config_name": "default", "data_files": [{"split": "train", "path": "default/*.parquet"}], "default": True},
+            {
+                "config_name": "default",
+                "data_files": [{"split": "train", "path": "default/*.parquet"}],
+                "default": True,
+            },
             {"config_name": "metadata", "data_files": [{"split": "train", "path": "metadata/*.parquet"}]},
             {"config_name": "unverified", "data_files": [{"split": "train", "path": "unverified/*.parquet"}]},
         ],
@@ -93,9 +148,11 @@ def render_card(name: str, summaries: dict[str, dict[str, Any]], *, title: str |
         f"Teacher: `{gen.get('model', '?')}`. Layouts: `default` (system + conversations, the training "
         "format), `metadata` (problem, ground truth, tests, reasoning and solution per row), `unverified` "
         "(every generated row with its verdict).",
-        "## Counts at every stage\n\n" + _markdown_table(stage_table(summaries)),
-        "pass_rate = verified / generated. failed = problems whose teacher request failed (see "
+        "## Counts at every stage\n\n" + _markdown_table(stage_table(summaries), stage_columns(summaries)),
+        "pass_rate = verified / generated. generated = answers (several per question when "
+        "samples_per_question > 1); failed = answers whose teacher request failed (see "
         "`generate/engine/failures.jsonl` in the run directory).",
+        "## Recipe\n\n" + recipe_line(summaries),
     ]
     if summaries.get("sources", {}).get("per_source"):
         parts.append("## Source filters\n\n" + _filters_table(summaries["sources"]["per_source"]))

@@ -28,8 +28,27 @@ from thoughtmill.curation.utf8 import read_utf8
 from thoughtmill.benchmarks import BENCHMARKS, find_benchmark
 from thoughtmill.overrides import OverrideError, parse_override, set_path
 
+#: The stages that score questions with a model and keep the best (each has a ``teacher``).
+QUESTION_FILTERS = ("difficulty", "response_length")
+
+AS_FILTER = (
+    "true: only verified answers of this domain go into the set; false: every answer does, its verdict "
+    "kept as metadata (the unverified layout has every answer either way)"
+)
+
 #: Stage names in execution order; each is one section of ``stages:``.
-STAGE_ORDER = ("sources", "dedup", "decontaminate", "generate", "verify", "write", "card")
+STAGE_ORDER = (
+    "sources",
+    "dedup",
+    "decontaminate",
+    "mix",
+    "difficulty",
+    "response_length",
+    "generate",
+    "verify",
+    "write",
+    "card",
+)
 
 
 class SourceSpec(StrictModel):
@@ -92,6 +111,106 @@ class DecontaminateConfig(StrictModel):
         return names
 
 
+class MixConfig(StrictModel):
+    """``stages.mix``: per domain, the top-N sources (best first) and an equal share from each
+    (OpenThoughts3: one or two sources per domain beat many)."""
+
+    enabled: bool = False
+    domains: list[str] | None = Field(None, description="domains to mix; others pass through (None: all)")
+    sources_per_domain: int = Field(2, ge=1, description="keep the N best-ranked sources of each domain")
+    ranking: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="domain -> `source` values, best first; a domain not named ranks its sources in "
+        "the order they first appear (the order of stages.sources)",
+    )
+    questions_per_domain: int | dict[str, int] | None = Field(
+        None,
+        description="questions kept per domain, split equally over its sources (None: as many as the "
+        "smallest chosen source has, from each)",
+    )
+    seed: int = Field(0, description="which rows make a source's share: a seeded hash of the row id")
+
+    @field_validator("domains")
+    @classmethod
+    def _registered_domains(cls, value: list[str] | None) -> list[str] | None:
+        return value if value is None else [_known(name, DOMAINS, "domain") for name in value]
+
+    @field_validator("ranking", "questions_per_domain")
+    @classmethod
+    def _registered_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for name in value:
+                _known(name, DOMAINS, "domain")
+        return value
+
+    def share_of(self, domain: str) -> int | None:
+        """Questions to keep for ``domain`` (None: balanced to the smallest chosen source)."""
+        total = self.questions_per_domain
+        return total.get(domain) if isinstance(total, dict) else total
+
+
+class KeepRule(StrictModel):
+    """Which scored questions a filter keeps, within each domain: exactly one of the three."""
+
+    top_fraction: float | None = Field(None, gt=0, le=1, description="the best-scoring fraction")
+    top_n: int | None = Field(None, ge=1, description="the N best-scoring questions")
+    threshold: float | None = Field(None, description="every question scoring at least this")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> KeepRule:
+        given = [name for name in ("top_fraction", "top_n", "threshold") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of top_fraction, top_n, threshold (got {given or 'none'})")
+        return self
+
+
+class QuestionFilterConfig(StrictModel):
+    """A question filter that scores each question of some domains with a model through the engine
+    (cached, resumable) and keeps the best-scoring ones per domain."""
+
+    enabled: bool = False
+    domains: list[str] = Field(description="domains this filter scores; other rows pass through")
+    teacher: TeacherSpec | None = Field(None, description="the scoring model (required when enabled)")
+    keep: KeepRule = Field(default_factory=lambda: KeepRule(top_fraction=0.5))
+    max_in_flight: int | None = Field(None, ge=1)
+    progress: bool = True
+
+    @field_validator("domains")
+    @classmethod
+    def _registered_domains(cls, value: list[str]) -> list[str]:
+        return [_known(name, DOMAINS, "domain") for name in value]
+
+    @field_validator("teacher")
+    @classmethod
+    def _teacher_loads(cls, value: TeacherSpec | None) -> TeacherSpec | None:
+        if isinstance(value, dict):
+            TeacherConfig.from_dict(value, source="teacher")
+        return value
+
+    @model_validator(mode="after")
+    def _teacher_when_enabled(self) -> QuestionFilterConfig:
+        if self.enabled and self.teacher is None:
+            raise ValueError("an enabled question filter needs a `teacher` (the model that scores questions)")
+        return self
+
+
+class DifficultyConfig(QuestionFilterConfig):
+    """``stages.difficulty``: a judge model rates each question 1-10 (OpenThoughts3 does this for code)."""
+
+    domains: list[str] = Field(default_factory=lambda: ["code"])
+
+
+class ResponseLengthConfig(QuestionFilterConfig):
+    """``stages.response_length``: a cheap model answers each question; the questions with the longest
+    answers are kept (OpenThoughts3 does this for math and science)."""
+
+    domains: list[str] = Field(default_factory=lambda: ["math", "science"])
+    measure: Literal["completion_tokens", "characters"] = Field(
+        "completion_tokens",
+        description="how an answer's length is counted (tokens as the model reports them)",
+    )
+
+
 class GenerateConfig(StrictModel):
     teacher: TeacherSpec = Field(description="bundled teacher name, YAML path or inline teacher mapping")
     max_in_flight: int | None = Field(None, ge=1)
@@ -134,12 +253,25 @@ class VerifyConfig(StrictModel):
     reject_truncated: bool = Field(True, description="an answer cut at max_tokens is never verified")
 
     def section(self, domain: str) -> BaseModel:
-        """The config of one domain's judge."""
-        return getattr(self, domain)
+        """The config of one domain's judge: its section as the judge's own config model (without
+        ``as_filter``, which is the write stage's business)."""
+        value = getattr(self, domain)
+        judge_config = DOMAINS[domain].config
+        if type(value) is judge_config:
+            return value
+        return judge_config.model_validate(value.model_dump(exclude={"as_filter"}))
 
     def sections(self) -> dict[str, BaseModel]:
         """Every domain's judge config, by domain name."""
-        return {name: getattr(self, name) for name in DOMAINS if name in type(self).model_fields}
+        return {name: self.section(name) for name in self._domains()}
+
+    def metadata_only(self) -> list[str]:
+        """Domains whose verdict is metadata, not a filter (``as_filter: false``): their unverified
+        answers stay in the set (OpenThoughts3 filters no answers)."""
+        return [name for name in self._domains() if not getattr(getattr(self, name), "as_filter", True)]
+
+    def _domains(self) -> list[str]:
+        return [name for name in DOMAINS if name in type(self).model_fields]
 
 
 class WriteConfig(StrictModel):
@@ -158,6 +290,9 @@ class StagesConfig(StrictModel):
     sources: SourcesConfig
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     decontaminate: DecontaminateConfig = Field(default_factory=DecontaminateConfig)
+    mix: MixConfig = Field(default_factory=MixConfig)
+    difficulty: DifficultyConfig = Field(default_factory=DifficultyConfig)
+    response_length: ResponseLengthConfig = Field(default_factory=ResponseLengthConfig)
     generate: GenerateConfig
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     write: WriteConfig = Field(default_factory=WriteConfig)
@@ -212,8 +347,13 @@ class PipelineConfig(StrictModel):
         return getattr(self.stages, name)
 
     def teachers(self) -> dict[str, TeacherSpec]:
-        """Every teacher the run will use (generation and judges), by its config field."""
-        return {"stages.generate.teacher": self.stages.generate.teacher, **self.judge_teachers()}
+        """Every teacher the run will use (question filters, generation and judges), by its config field."""
+        filters = {
+            f"stages.{name}.teacher": section.teacher
+            for name in QUESTION_FILTERS
+            if (section := self.stage(name)).enabled and section.teacher is not None
+        }
+        return {**filters, "stages.generate.teacher": self.stages.generate.teacher, **self.judge_teachers()}
 
     def check_credentials(self) -> None:
         """Every teacher's API key is there (generation and judges): checked when a run starts, before
@@ -231,8 +371,18 @@ class PipelineConfig(StrictModel):
 
     def fingerprint(self, name: str) -> str:
         """Hash of one stage's settings (the ``settings`` part of its fingerprint; what the settings
-        resolve to is added by ``pipeline.fingerprint``)."""
-        text = json.dumps(self.stage(name).model_dump(mode="json"), sort_keys=True)
+        resolve to is added by ``pipeline.fingerprint``).
+
+        ``stages.verify.<domain>.as_filter`` decides what the write stage keeps, not a verdict: it
+        counts as a write setting, so turning it re-writes the set without judging anything again."""
+        settings = self.stage(name).model_dump(mode="json")
+        if name == "verify":
+            for domain in settings:
+                if isinstance(settings[domain], dict):
+                    settings[domain].pop("as_filter", None)
+        if name == "write" and (metadata_only := self.stages.verify.metadata_only()):
+            settings["verdict_as_metadata"] = metadata_only
+        text = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
@@ -302,7 +452,12 @@ def _pipeline_model(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[P
     clash = [name for name, _ in sections if hasattr(VerifyConfig, name)]
     if clash:
         raise ConfigError(f"domain name(s) {clash} clash with a setting of stages.verify; rename the domain")
-    fields: dict[str, Any] = {name: (model, Field(default_factory=model)) for name, model in sections}
+    fields: dict[str, Any] = {}
+    for name, model in sections:
+        section = create_model(
+            model.__name__, __base__=model, as_filter=(bool, Field(True, description=AS_FILTER))
+        )
+        fields[name] = (section, Field(default_factory=section))
     verify = create_model("VerifyConfig", __base__=VerifyConfig, **fields)
     stages = create_model(
         "StagesConfig", __base__=StagesConfig, verify=(verify, Field(default_factory=verify))
@@ -346,9 +501,10 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     decon = stages.get("decontaminate")
     if isinstance(decon, dict) and isinstance(decon.get("local_files"), dict):
         decon["local_files"] = {k: _abs(v, base) for k, v in decon["local_files"].items()}
-    gen = stages.get("generate")
-    if isinstance(gen, dict) and "teacher" in gen:
-        gen["teacher"] = _resolve_teacher_paths(gen["teacher"], base)
+    for name in ("generate", *QUESTION_FILTERS):
+        section = stages.get(name)
+        if isinstance(section, dict) and section.get("teacher") is not None:
+            section["teacher"] = _resolve_teacher_paths(section["teacher"], base)
     verify = stages.get("verify")
     if isinstance(verify, dict):
         for judge in verify.values():

@@ -45,27 +45,24 @@ def _benchmark_files(config: PipelineConfig) -> dict[str, Any]:
     return {f"file:stages.decontaminate.local_files.{k}": _contents(v) for k, v in decon.local_files.items()}
 
 
-def _generation_teacher(config: PipelineConfig) -> dict[str, Any]:
-    where = "stages.generate.teacher"
-    return {f"teacher:{where}": _teacher(config.stages.generate.teacher, where)}
+def _stage_teachers(config: PipelineConfig, stage: str) -> dict[str, Any]:
+    """Every teacher the stage's section names (generation's, a question filter's, the judges')."""
+    prefix = f"stages.{stage}."
+    return {
+        f"teacher:{w}": _teacher(spec, w) for w, spec in config.teachers().items() if w.startswith(prefix)
+    }
 
 
-def _judge_teachers(config: PipelineConfig) -> dict[str, Any]:
-    return {f"teacher:{where}": _teacher(spec, where) for where, spec in config.judge_teachers().items()}
-
-
-#: Stage name -> what its config strings resolve to (stages not listed resolve nothing).
+#: Stage name -> the files its config strings resolve to (teachers are found for every stage).
 RESOLVED: dict[str, Callable[[PipelineConfig], dict[str, Any]]] = {
     "sources": _source_files,
     "decontaminate": _benchmark_files,
-    "generate": _generation_teacher,
-    "verify": _judge_teachers,
 }
 
 
 def stage_parts(config: PipelineConfig, stage: str) -> dict[str, str]:
     """The named parts of one stage's fingerprint."""
-    resolved = RESOLVED.get(stage, lambda _: {})(config)
+    resolved = {**RESOLVED.get(stage, lambda _: {})(config), **_stage_teachers(config, stage)}
     return {SETTINGS: config.fingerprint(stage), **{name: digest(value) for name, value in resolved.items()}}
 
 

@@ -28,7 +28,7 @@ from thoughtmill.curation.pipeline.stage import Stage, load_dataset_at
 from thoughtmill.curation.prompts import training_conversation
 from thoughtmill.curation.schema import METADATA_COLUMNS
 
-EXTRA_VERIFIED_COLUMNS = ("id", "teacher", "verified", "verdict", "verification_detail")
+EXTRA_VERIFIED_COLUMNS = ("id", "sample_index", "teacher", "verified", "verdict", "verification_detail")
 DEFAULT_FEATURES = datasets.Features(
     {
         "system": datasets.Value("string"),
@@ -51,6 +51,15 @@ def _to_conversations(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return {"system": systems, "conversations": conversations}
 
 
+def in_set(batch: pa.RecordBatch | pa.Table, metadata_only: list[str]) -> pa.Array:
+    """Which rows go into the set: verified ones, and every answer of a domain whose verdict is
+    metadata only (``stages.verify.<domain>.as_filter: false``)."""
+    verified = pc.fill_null(batch.column("verified"), False)
+    if not metadata_only:
+        return verified
+    return pc.or_(verified, pc.fill_null(pc.is_in(batch.column("domain"), pa.array(metadata_only)), False))
+
+
 class WriteStage(Stage):
     name = "write"
 
@@ -58,7 +67,12 @@ class WriteStage(Stage):
         ds = load_dataset_at(input_path, what="write")
         out = self.ctx.run.output
         out.mkdir(parents=True, exist_ok=True)
-        verified_rows = int(pc.sum(read_columns(ds, ["verified"]).column(0)).as_py() or 0) if len(ds) else 0
+        metadata_only = self.ctx.config.stages.verify.metadata_only()
+        verified_rows = (
+            int(pc.sum(in_set(read_columns(ds, ["verified", "domain"]), metadata_only)).as_py() or 0)
+            if len(ds)
+            else 0
+        )
         meta_cols = [c for c in (*METADATA_COLUMNS, *EXTRA_VERIFIED_COLUMNS) if c in ds.column_names]
         features = {
             "metadata": datasets.Features({c: ds.features[c] for c in meta_cols}),
@@ -72,7 +86,7 @@ class WriteStage(Stage):
         }  # fmt: skip
         try:
             for batch in read_batches(ds):
-                verified = batch.filter(pc.fill_null(batch.column("verified"), False))
+                verified = batch.filter(in_set(batch, metadata_only))
                 sinks["metadata"].write(verified.select(meta_cols))
                 if verified.num_rows:
                     sinks["default"].write(
@@ -91,6 +105,7 @@ class WriteStage(Stage):
         return input_path, {
             "rows": len(ds),
             "verified_rows": verified_rows,
+            "verdict_as_metadata": metadata_only,
             "output": self.ctx.run.relative(out),
             "files": files,
             "counts": counts_by_group(ds, flag="verified"),

@@ -21,7 +21,10 @@ from thoughtmill.curation.engine.dirlock import DirectoryLock
 from thoughtmill.curation.errors import ConfigError
 from thoughtmill.curation.pipeline.config import STAGE_ORDER, PipelineConfig
 from thoughtmill.curation.pipeline.executors import make_executor
+from thoughtmill.curation.pipeline.filters_difficulty import DifficultyStage
+from thoughtmill.curation.pipeline.filters_length import ResponseLengthStage
 from thoughtmill.curation.pipeline.generation import GenerateStage
+from thoughtmill.curation.pipeline.mixing import MixStage
 from thoughtmill.curation.pipeline.output import CardStage, WriteStage
 from thoughtmill.curation.pipeline.problems import DecontaminateStage, DedupStage, SourcesStage
 from thoughtmill.curation.pipeline.rundir import RunDir
@@ -36,6 +39,9 @@ STAGES: dict[str, type[Stage]] = {
         SourcesStage,
         DedupStage,
         DecontaminateStage,
+        MixStage,
+        DifficultyStage,
+        ResponseLengthStage,
         GenerateStage,
         VerifyStage,
         WriteStage,

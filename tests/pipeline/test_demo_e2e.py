@@ -8,6 +8,7 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 from thoughtmill.curation.cli import main
+from thoughtmill.curation.pipeline.config import STAGE_ORDER
 from thoughtmill.curation.pipeline.runner import run_pipeline, run_status
 
 from tests.pipeline.conftest import demo_config, quiet
@@ -46,7 +47,7 @@ def test_demo_filters_wrong_answers_and_writes_both_sets(tmp_path):
     assert (
         "| **(all)** | **(all)** | **38** | **37** | **36** | **36** | **0** | **28** | **77.8%** |" in card
     )
-    assert [r["state"] for r in run_status(tmp_path / "run")] == ["done"] * 7
+    assert [r["state"] for r in run_status(tmp_path / "run")] == ["done"] * len(STAGE_ORDER)
 
 
 def test_demo_command_prints_counts_and_paths(tmp_path, capsys):
@@ -59,4 +60,5 @@ def test_demo_command_prints_counts_and_paths(tmp_path, capsys):
     # a second run skips every stage
     with pytest.raises(SystemExit):
         main(["demo", "--run-dir", str(tmp_path / "demo")])
-    assert text.count("running") >= 7 and capsys.readouterr().out.count("done earlier, skipped") == 7
+    assert text.count("running") >= len(STAGE_ORDER)
+    assert capsys.readouterr().out.count("done earlier, skipped") == len(STAGE_ORDER)

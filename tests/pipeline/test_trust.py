@@ -15,7 +15,7 @@ import datasets
 import pytest
 import yaml
 from thoughtmill.curation.errors import ConfigError
-from thoughtmill.curation.pipeline.config import load_config
+from thoughtmill.curation.pipeline.config import STAGE_ORDER, load_config
 from thoughtmill.curation.pipeline.runner import run_pipeline, run_status
 
 from tests.pipeline.conftest import DEMO, quiet
@@ -80,7 +80,7 @@ def test_a_teacher_yaml_edited_in_place_reruns_generate_and_says_why(tmp_path):
         for line in echo
     ), echo
     assert {r["teacher"] for r in generated(tmp_path / "run")} == {"deepseek-r1-0528"}
-    assert [r["state"] for r in run_status(tmp_path / "run")] == ["done"] * 7
+    assert [r["state"] for r in run_status(tmp_path / "run")] == ["done"] * len(STAGE_ORDER)
 
 
 def test_rows_appended_to_a_source_file_rerun_sources_and_say_why(tmp_path):
@@ -121,7 +121,7 @@ def test_a_copied_run_directory_reads_its_own_outputs(tmp_path):
     assert report["generate"]["status"] == "skipped" and report["verify"]["status"] == "ran"
     assert not original.exists(), "the copy wrote into the original's run directory"
     assert (copy / "verify" / "verified.arrow").exists()
-    assert [r["state"] for r in run_status(copy)] == ["done"] * 7
+    assert [r["state"] for r in run_status(copy)] == ["done"] * len(STAGE_ORDER)
 
 
 # ------------------------------------------------------------------ fail before paying

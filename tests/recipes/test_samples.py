@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import datasets
 import pytest
 from thoughtmill.curation.engine.request import Request, canonical_json
 from thoughtmill.curation.errors import ConfigError
@@ -15,13 +14,8 @@ from thoughtmill.curation.pipeline.runner import run_pipeline
 from thoughtmill.curation.pipeline.stage import load_dataset_at
 
 from tests.pipeline.helpers import SCRIPT, http_config
+from tests.recipes.conftest import quiet
 from tests.support.fake_teacher import FakeTeacher
-
-
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch, tmp_path):
-    datasets.disable_progress_bars()
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
 
 
 @pytest.fixture
@@ -30,10 +24,6 @@ def teacher():
     server.start_in_thread()
     yield server
     server.stop()
-
-
-def quiet(*_):
-    pass
 
 
 def _generated(tmp_path):
