@@ -9,7 +9,8 @@
     thread per core, as the APPS/TACO-derived checkers do (with the environment's interpreter);
 (c) the same baseline with the bare interpreter (`/usr/bin/python3 -I -S`), for reference.
 Then a heavy case: solutions that never finish, to show the wall-clock limit holds under load.
-Rates are per second of wall time, measured in this one run on this machine.
+Rates are per second of wall time, measured in this one run on this machine, in alternating rounds:
+the ratios are per round (median and range), printed with the machine's load before and after.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from thoughtmill.execution import Limits, Status, run_batch, sandbox_report
 from thoughtmill.execution.compare import strict_stdout
+
+from bench._spread import describe_load, describe_ratio, machine_load, paired_ratios
 
 
 def trivial(i: int, n_tests: int) -> tuple[str, dict]:
@@ -120,6 +123,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--heavy", type=int, default=16, help="timing-out solutions in the heavy case (0: skip)")
     ap.add_argument("--heavy-time", type=float, default=1.0, help="per-test time limit in the heavy case")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of backend and baselines")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 
@@ -132,31 +136,48 @@ def main() -> None:
     limits = Limits()
     results = {"layer": report["layer"], "cores": os.cpu_count(), "workers": args.workers}
 
-    results["backend"] = b = bench_backend(args.solutions, args.tests, args.workers, limits)
-    results["baseline_env_python"] = a = bench_subprocess(
-        args.baseline_solutions, args.tests, args.workers, [sys.executable], limits.time_s
-    )
+    load_before = machine_load()
     bare = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-    results["baseline_bare_python"] = c = bench_subprocess(
-        args.baseline_solutions, args.tests, args.workers, [bare, "-I", "-S"], limits.time_s
-    )
-    print()
-    print(f"{'':38s} {'solutions':>9s} {'tests':>7s} {'seconds':>8s} {'tests/s':>8s} {'sol/s':>7s}")
-    for name, r in (
-        ("this backend (sandboxed)", b),
-        (f"baseline: subprocess per test ({Path(sys.executable).name})", a),
-        ("baseline: subprocess per test (bare -I -S)", c),
-    ):
-        t, s = rate(r)
-        print(
-            f"{name:38s} {r['solutions']:9d} {r['tests']:7d} {r['seconds']:8.1f} {t:8.0f} {s:7.1f}   {r['statuses']}"
+    rounds: list[dict] = []
+    for r in range(args.rounds):  # alternating, so each round compares the sides under one load
+        b = bench_backend(args.solutions, args.tests, args.workers, limits)
+        a = bench_subprocess(
+            args.baseline_solutions, args.tests, args.workers, [sys.executable], limits.time_s
         )
-    ratio_env = rate(b)[0] / rate(a)[0]
-    ratio_bare = rate(b)[0] / rate(c)[0]
-    results["ratio_vs_env_baseline"] = ratio_env
-    results["ratio_vs_bare_baseline"] = ratio_bare
-    print(f"\nratio (tests/s, this backend / anchor-style baseline): {ratio_env:.1f}x   (target >= 3x)")
-    print(f"ratio (tests/s, this backend / bare-interpreter baseline): {ratio_bare:.1f}x")
+        c = bench_subprocess(
+            args.baseline_solutions, args.tests, args.workers, [bare, "-I", "-S"], limits.time_s
+        )
+        rounds.append({"backend": b, "baseline_env_python": a, "baseline_bare_python": c})
+        print(f"\nround {r + 1}/{args.rounds}")
+        print(f"{'':38s} {'solutions':>9s} {'tests':>7s} {'seconds':>8s} {'tests/s':>8s} {'sol/s':>7s}")
+        for name, res in (
+            ("this backend (sandboxed)", b),
+            (f"baseline: subprocess per test ({Path(sys.executable).name})", a),
+            ("baseline: subprocess per test (bare -I -S)", c),
+        ):
+            t, sol = rate(res)
+            print(
+                f"{name:38s} {res['solutions']:9d} {res['tests']:7d} {res['seconds']:8.1f} {t:8.0f} "
+                f"{sol:7.1f}   {res['statuses']}"
+            )
+    results["rounds"] = rounds
+    backend = [rate(r["backend"])[0] for r in rounds]
+    results["ratio_vs_env_baseline"] = paired_ratios(
+        backend, [rate(r["baseline_env_python"])[0] for r in rounds]
+    )
+    results["ratio_vs_bare_baseline"] = paired_ratios(
+        backend, [rate(r["baseline_bare_python"])[0] for r in rounds]
+    )
+    results["load_before"], results["load_after"] = load_before, machine_load()
+    print()
+    print(describe_load(results["load_before"], results["load_after"]))
+    print(
+        describe_ratio("tests/s, this backend / anchor-style baseline", results["ratio_vs_env_baseline"])
+        + "   (target >= 3x)"
+    )
+    print(
+        describe_ratio("tests/s, this backend / bare-interpreter baseline", results["ratio_vs_bare_baseline"])
+    )
 
     if args.heavy:
         for workers in (args.workers, 2 * args.workers):
