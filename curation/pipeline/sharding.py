@@ -126,6 +126,7 @@ class ShardTask:
             )
             path, summary = self.stage(ctx).run(shard_input)
             record.update(dataset=root.relative(path), rows=summary.get("rows"), summary=summary)
+        shard_dir.mkdir(parents=True, exist_ok=True)  # a rank with no rows has written nothing yet
         atomic_write(shard_dir / SHARD_MARKER, json.dumps(record, indent=2, default=str))
         return record
 

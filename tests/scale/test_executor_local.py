@@ -64,6 +64,17 @@ def test_force_redoes_every_shard(tmp_path):
     assert "  verify: 2 shards on executor 'local', 2 to run" in lines
 
 
+def test_more_shards_than_rows_leave_empty_ranks_that_still_finish(tmp_path):
+    run_dir = tmp_path / "run"
+    run_pipeline(demo_config(run_dir, "executor.shards=48"), until="generate", echo=quiet)
+    markers = [json.loads(p.read_text()) for p in (run_dir / "generate" / "shards").glob(f"*/{SHARD_MARKER}")]
+    assert len(markers) == 48
+    empty = [m for m in markers if m["rows"] == 0]
+    assert empty and all(m["dataset"] is None for m in empty)
+    summary = json.loads((run_dir / "generate" / "_done.json").read_text())["summary"]
+    assert summary["rows"] == sum(m["rows"] for m in markers) > 20
+
+
 def test_rows_land_on_a_stable_rank():
     ids = [f"row-{k}" for k in range(4000)]
     ranks = shard_of(ids, 4)
