@@ -171,7 +171,10 @@ class QuestionFilterConfig(StrictModel):
     enabled: bool = False
     domains: list[str] = Field(description="domains this filter scores; other rows pass through")
     teacher: TeacherSpec | None = Field(None, description="the scoring model (required when enabled)")
-    keep: KeepRule = Field(default_factory=lambda: KeepRule(top_fraction=0.5))
+    keep: KeepRule | dict[str, KeepRule] = Field(
+        default_factory=lambda: KeepRule(top_fraction=0.5),
+        description="one rule for every domain, or one per domain ({math: {top_n: 1000}, science: ...})",
+    )
     max_in_flight: int | None = Field(None, ge=1)
     progress: bool = True
 
@@ -191,7 +194,17 @@ class QuestionFilterConfig(StrictModel):
     def _teacher_when_enabled(self) -> QuestionFilterConfig:
         if self.enabled and self.teacher is None:
             raise ValueError("an enabled question filter needs a `teacher` (the model that scores questions)")
+        if isinstance(self.keep, dict):
+            missing = [name for name in self.domains if name not in self.keep]
+            if missing or set(self.keep) - set(self.domains):
+                raise ValueError(
+                    f"keep: one rule per domain of `domains` {self.domains} (got {sorted(self.keep)})"
+                )
         return self
+
+    def rule_for(self, domain: str) -> KeepRule:
+        """The keep rule of one domain."""
+        return self.keep[domain] if isinstance(self.keep, dict) else self.keep
 
 
 class DifficultyConfig(QuestionFilterConfig):

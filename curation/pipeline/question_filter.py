@@ -11,7 +11,7 @@ the next run asks again for those questions only.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,11 +28,15 @@ from thoughtmill.curation.teachers import resolve_teacher
 QUESTION_COLUMNS = ("problem", "domain", "source", "starter_code", "test_cases")
 
 
-def keep_mask(domains: np.ndarray, scores: np.ndarray, scope: np.ndarray, rule: KeepRule) -> np.ndarray:
+def keep_mask(
+    domains: np.ndarray, scores: np.ndarray, scope: np.ndarray, rule_for: Callable[[str], KeepRule]
+) -> np.ndarray:
     """Which rows to keep: every row outside ``scope``; within it, per domain, the scored rows (NaN =
-    not scored: dropped) the rule picks. Ties are broken by position, so the choice is reproducible."""
+    not scored: dropped) the domain's rule picks. Ties are broken by position, so the choice is
+    reproducible."""
     keep = ~scope
     for domain in np.unique(domains[scope]):
+        rule = rule_for(str(domain))
         rows = np.flatnonzero(scope & (domains == domain))
         scored = rows[~np.isnan(scores[rows])]
         if rule.threshold is not None:
@@ -81,7 +85,7 @@ class QuestionFilterStage(Stage):
             for batch in out.iter(batch_size=4096):
                 scores[np.asarray(batch["_position"], dtype=np.int64)] = np.asarray(batch["score"], float)
             engine = llm.stats
-        keep = keep_mask(domains, scores, scope, self.config.keep)
+        keep = keep_mask(domains, scores, scope, self.config.rule_for)
         unscored = int(np.count_nonzero(scope & np.isnan(scores)))
         column = [None if np.isnan(s) else int(s) for s in scores[keep]]
         kept = ds.select(np.flatnonzero(keep))

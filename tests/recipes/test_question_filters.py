@@ -179,22 +179,27 @@ def test_keep_mask_rules():
     domains = np.array(["code"] * 5 + ["math"] * 2, dtype=object)
     scores = np.array([3, np.nan, 7, 7, 1, np.nan, np.nan])
     scope = domains == "code"
-    top = keep_mask(domains, scores, scope, KeepRule(top_fraction=0.4))  # ceil(2.0) = 2
-    assert top.tolist() == [False, False, True, True, False, True, True]
-    assert keep_mask(domains, scores, scope, KeepRule(top_n=3)).tolist()[:5] == [
-        True,
-        False,
-        True,
-        True,
-        False,
-    ]
-    assert keep_mask(domains, scores, scope, KeepRule(threshold=3)).tolist()[:5] == [
-        True,
-        False,
-        True,
-        True,
-        False,
-    ]
+
+    def mask(rule: KeepRule) -> list[bool]:
+        return keep_mask(domains, scores, scope, lambda _: rule).tolist()
+
+    assert mask(KeepRule(top_fraction=0.4)) == [False, False, True, True, False, True, True]  # ceil(2.0)
+    assert mask(KeepRule(top_n=3))[:5] == [True, False, True, True, False]
+    assert mask(KeepRule(threshold=3))[:5] == [True, False, True, True, False]
+
+
+def test_keep_rules_per_domain(tmp_path, teacher):
+    keep = {"math": {"top_n": 1}, "science": {"threshold": 1}}
+    length = {"enabled": True, "teacher": fake(teacher.base_url), "keep": keep, "progress": False}
+    config = selection_config(tmp_path, teacher.base_url, response_length=length)
+    run_pipeline(config, until="response_length", echo=quiet)
+    rows = stage_rows(tmp_path, "response_length")
+    assert [r["problem"] for r in rows if r["domain"] == "math"] == ["Compute $11 + 31$."]
+    assert sum(r["domain"] == "science" for r in rows) == 5
+    with pytest.raises(ConfigError, match="one rule per domain"):
+        selection_config(
+            tmp_path, teacher.base_url, response_length={**length, "keep": {"math": {"top_n": 1}}}
+        )
 
 
 @pytest.mark.parametrize(
