@@ -27,6 +27,9 @@ def print_summary(config: PipelineConfig, report: dict[str, Any]) -> None:
     write = summaries.get("write") or {}
     typer.echo("")
     typer.echo(f"run directory: {run.root}")
+    cost = cost_line((summaries.get("generate") or {}).get("engine") or {})
+    if cost:
+        typer.echo(cost)
     if write.get("output"):
         out = run.resolve(write["output"])
         typer.echo(f"verified set:  {out}/metadata, {out}/default ({write.get('verified_rows')} rows)")
@@ -38,6 +41,23 @@ def print_summary(config: PipelineConfig, report: dict[str, Any]) -> None:
     report_path = run.root / REPORT_FILE
     if report_path.exists():
         typer.echo(f"run report:    {report_path}")
+
+
+def cost_line(engine: dict[str, Any]) -> str | None:
+    """``teacher cost:  $0.4500 for 320 answers (this run $0.1800, 410,000 output tokens)``.
+
+    The total counts every answer the run's dataset holds at what it cost when bought (cached answers
+    at their stored usage), so a resumed run shows what the whole run cost, not its last invocation."""
+    if not engine:
+        return None
+    total = engine.get("total_cost_usd", engine.get("cost_usd")) or 0.0
+    now = engine.get("cost_usd") or 0.0
+    answers = (engine.get("requests_ok") or 0) + (engine.get("cache_hits") or 0)
+    tokens = (engine.get("completion_tokens") or 0) + (engine.get("cached_completion_tokens") or 0)
+    line = f"teacher cost:  ${total:.4f} for {answers} answers (this invocation ${now:.4f}, {tokens:,} output tokens)"
+    if engine.get("not_sent_budget"):
+        line += f"; budget_usd ${engine.get('budget_usd'):.2f} reached, {engine['not_sent_budget']} not sent"
+    return line
 
 
 def stage_timing(name: str, record: dict[str, Any]) -> str:

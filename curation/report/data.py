@@ -119,17 +119,17 @@ def read_timeline(run: RunDir) -> list[dict[str, Any]]:
 
 
 def _cost(engine: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "cost_usd",
-        "total_cost_usd",
-        "prompt_tokens",
-        "completion_tokens",
-        "reasoning_tokens",
-        "requests_sent",
-        "cache_hits",
-        "elapsed_s",
-    )
-    return {k: engine.get(k) for k in keys if engine.get(k) is not None}
+    """The generation's cost: every answer at what it cost when bought (older summaries: this run's)."""
+    if not engine:
+        return {}
+    return {
+        "total_cost_usd": engine.get("total_cost_usd", engine.get("cost_usd")),
+        "this_invocation_usd": engine.get("cost_usd"),
+        "output_tokens": (engine.get("completion_tokens") or 0)
+        + (engine.get("cached_completion_tokens") or 0),
+        "budget_usd": engine.get("budget_usd"),
+        "not_sent_budget": engine.get("not_sent_budget"),
+    }
 
 
 def _read_json(path: Path) -> dict[str, Any]:

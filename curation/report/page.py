@@ -80,10 +80,13 @@ def _header(data: RunData) -> str:
         ("pass rate", "-" if overall.get("pass_rate") is None else f"{overall['pass_rate']:.1%}"),
     ]
     cost = data.cost
-    if cost.get("total_cost_usd") is not None or cost.get("cost_usd") is not None:
-        cards.append(("teacher cost", f"${cost.get('total_cost_usd', cost.get('cost_usd')) or 0:.2f}"))
-    if cost.get("completion_tokens") is not None:
-        cards.append(("output tokens", f"{cost['completion_tokens']:,}"))
+    if cost.get("total_cost_usd") is not None:
+        cards.append(("teacher cost", f"${cost['total_cost_usd']:.2f}"))
+        cards.append(("output tokens", f"{cost.get('output_tokens') or 0:,}"))
+    if cost.get("not_sent_budget"):
+        cards.append(
+            ("stopped by budget", f"${cost.get('budget_usd') or 0:.2f}: {cost['not_sent_budget']} unsent")
+        )
     if data.teacher:
         cards.append(("teacher", data.teacher))
     parts.append(
