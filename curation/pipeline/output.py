@@ -84,8 +84,11 @@ class WriteStage(Stage):
             layout: LayoutSink(out, layout, features[layout], rows[layout], self.config.formats, self.config.rows_per_file)
             for layout in features
         }  # fmt: skip
+        written, beat = 0, self.ctx.run.heartbeat  # progress: status, plain lines off a TTY
         try:
             for batch in read_batches(ds):
+                written += batch.num_rows
+                beat.stage_progress(self.name, written, len(ds))
                 verified = batch.filter(in_set(batch, metadata_only))
                 sinks["metadata"].write(verified.select(meta_cols))
                 if verified.num_rows:
