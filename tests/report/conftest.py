@@ -9,6 +9,8 @@ import pytest
 from thoughtmill.curation.pipeline.config import load_config
 from thoughtmill.curation.pipeline.runner import run_pipeline
 
+from tests.engine.conftest import api_key, server  # noqa: F401 (the fake teacher fixtures, shared)
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "configs" / "demo.yaml"
 

@@ -35,6 +35,11 @@ class ReplayConfig(StrictModel):
     content_column: str = "content"
     reasoning_column: str | None = "reasoning_content"
     finish_reason_column: str | None = None
+    usage_column: str | None = Field(
+        "usage",
+        description="column holding the recorded usage ({prompt_tokens, completion_tokens, reasoning_tokens, "
+        "cached_tokens}), so a replayed run costs what the recorded one did; rows without it report 0 tokens",
+    )
     match: Literal["exact", "substring"] = Field(
         "exact",
         description="exact: the key equals the request's text; substring: the first row whose key occurs in it",
@@ -88,11 +93,18 @@ class ReplayBackend(Backend):
             and "reasoning_column" not in self.spec.model_fields_set
         ):
             self.reasoning_column = None  # the default column is optional; one named explicitly is not
+        self.usage_column = self.spec.usage_column
+        if (
+            self.usage_column not in self.table.column_names
+            and "usage_column" not in self.spec.model_fields_set
+        ):
+            self.usage_column = None  # optional too, unless named
         for column in [
             self.spec.key_column,
             self.spec.content_column,
             self.reasoning_column,
             self.spec.finish_reason_column,
+            self.usage_column,
             self.spec.seed_column,
         ]:
             if column and column not in self.table.column_names:
@@ -136,9 +148,14 @@ class ReplayBackend(Backend):
             content=content,
             reasoning_content=reasoning,
             finish_reason=finish or "stop",  # a row without one was a complete answer
-            usage=Usage(prompt_tokens=0, completion_tokens=0),
+            usage=Usage.from_dict(_mapping(record.get(self.usage_column)) if self.usage_column else None),
             model=request.model,
         )
+
+
+def _mapping(value: Any) -> dict[str, Any] | None:
+    """A recorded usage cell: a mapping, or None for anything else (no usage recorded)."""
+    return value if isinstance(value, dict) else None
 
 
 def _read_table(path: Path) -> pa.Table:
