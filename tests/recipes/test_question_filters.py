@@ -4,6 +4,7 @@ run through the pipeline against the fake teacher over real HTTP."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +253,18 @@ def test_card_states_the_recipe_counts(tmp_path):
         "(per question: math: 3) → verified:" in card
     )
     assert "length_kept" in card  # the filter's column in the counts table
+
+
+def test_a_run_directory_from_before_the_selection_stages_pays_nothing_again(tmp_path):
+    """A run directory without the new stages' markers (made before they existed) re-runs from the
+    first of them on: generation comes back from the cache and verification from its journal."""
+    with FakeTeacher(script=SCRIPT) as server:
+        config = http_config(tmp_path, server.base_url)
+        run_pipeline(config, echo=quiet)
+        for stage in ("mix", "difficulty", "response_length"):
+            shutil.rmtree(tmp_path / "run" / stage)
+        report = run_pipeline(config, echo=quiet)
+        assert server.stats()["requests"] == 6
+    assert report["mix"]["reason"] == "not run before" and report["generate"]["status"] == "ran"
+    verify = marker(tmp_path, "verify")["summary"]
+    assert verify["resumed_judgements"] == 6
