@@ -79,6 +79,7 @@ class QuestionFilterStage(Stage):
                 name=self.name,
                 max_in_flight=self.config.max_in_flight,
                 progress=self.config.progress,
+                backend=self.ctx.backend_for(teacher),  # the run's shared budget for this teacher, if any
                 **self.scorer_options(),
             )
             out = llm(_ScopedRows(ds, scope), output_dir=self.dir / "engine")
