@@ -35,7 +35,7 @@ def test_the_data_behind_the_plots(demo_run: Path) -> None:
                            ("verified", 28)]  # fmt: skip
     assert data.verdicts["code"] == {"accepted": 5, "no_code_block": 1, "runtime_error": 1, "wrong_answer": 1}
     assert len(data.lengths.reasoning["verified"]) == 28 and len(data.lengths.reasoning["rejected"]) == 8
-    assert data.lengths.estimated  # the replay teacher reports no token counts
+    assert not data.lengths.estimated  # the demo's recording carries its token counts
     assert set(data.samples) == {"code", "math", "puzzle", "science"}
     for rows in data.samples.values():
         assert 1 <= len(rows) <= 4 and rows[0]["verified"]  # verified first
