@@ -21,7 +21,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.slow
+
+def test_every_package_folder_is_in_the_wheel_list() -> None:
+    """pyproject lists the packages by hand (the package-dir mapping needs it): a new folder must be there."""
+    tomllib = pytest.importorskip("tomllib")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        "thoughtmill." + ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("curation", "execution", "training", "eval")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert sorted(found - listed) == [], "package folders missing from [tool.setuptools] packages"
+    assert sorted(listed - found - {"thoughtmill", "thoughtmill.configs"}) == [], (
+        "listed packages that do not exist"
+    )
 
 
 def _tracked_files() -> list[str]:
@@ -54,6 +67,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+@pytest.mark.slow
 def test_wheel_holds_one_top_level_package_and_its_configs(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
@@ -105,6 +119,7 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
 
 
+@pytest.mark.slow
 def test_installed_wheel_imports_from_itself(installed: Path, tmp_path: Path) -> None:
     code = (
         "import thoughtmill, thoughtmill.curation as c; from thoughtmill.curation import LLM; "
@@ -127,6 +142,7 @@ def test_installed_wheel_imports_from_itself(installed: Path, tmp_path: Path) ->
     assert model and version != "0+unknown"
 
 
+@pytest.mark.slow
 def test_installed_wheel_runs_the_demo(installed: Path, tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(installed / "bin" / "thoughtmill"), "demo", "--run-dir", str(tmp_path / "demo")],
