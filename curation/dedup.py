@@ -11,14 +11,21 @@ pairs at the threshold with edits spread evenly); ``bands``/``rows`` trade recal
 Memory is bounded whatever the data: texts are normalised in chunks (only keys, lengths and a digest
 per row stay), candidate pairs are produced band by band and verified in batches of ``PAIR_BATCH``
 with "earlier row wins" applied as they go, and an oversized bucket is verified in tiles.
+
+On a cluster the signatures (the costly, row-local part) are computed per shard of rows wherever an
+executor runs them (`SignatureShard`, ``map_shards``); the bands of every shard are then merged and
+searched as one, so a near duplicate is found whichever shards its two rows fell in.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import datasets
@@ -319,6 +326,56 @@ def _signatures_by_chunk(
     return keys, lengths, digests
 
 
+Signatures = tuple[np.ndarray, np.ndarray, np.ndarray]  # band keys, normalised lengths, exact digests
+#: runs a list of argument-less tasks somewhere (an executor's ``map``); results in task order
+MapShards = Callable[[Sequence[Callable[[], Signatures]]], list[Signatures]]
+
+
+@dataclass
+class SignatureShard:
+    """The signatures of rows ``start:stop`` of the dataset saved at ``path``; picklable, so an
+    executor can compute it on another machine (the run directory is shared)."""
+
+    path: str
+    column: str
+    start: int
+    stop: int
+    groups: np.ndarray | None
+    bands: int
+    rows: int
+    shingle: int
+    seed: int
+
+    def __call__(self) -> Signatures:
+        folder = Path(self.path)
+        ds = (
+            datasets.load_from_disk(str(folder))
+            if folder.is_dir()
+            else datasets.Dataset.from_file(str(folder))
+        )
+        part = ds.select(range(self.start, self.stop))
+        return _signatures_by_chunk(
+            part, self.column, self.groups, self.bands, self.rows, self.shingle, self.seed
+        )
+
+
+def _signatures_by_shard(
+    path: str | Path, n: int, shards: int, map_shards: MapShards, column: str,
+    groups: np.ndarray | None, bands: int, rows: int, shingle: int, seed: int,
+) -> Signatures:  # fmt: skip
+    """`_signatures_by_chunk` over ``shards`` contiguous row ranges run by ``map_shards``, concatenated
+    in row order (the same arrays one pass gives)."""
+    cuts = np.linspace(0, n, shards + 1).astype(int)
+    settings = (bands, rows, shingle, seed)
+    tasks = [
+        SignatureShard(str(path), column, int(a), int(b), None if groups is None else groups[a:b], *settings)
+        for a, b in itertools.pairwise(cuts.tolist())
+        if b > a
+    ]
+    parts = map_shards(tasks)
+    return tuple(np.concatenate([part[k] for part in parts]) for k in range(3))  # type: ignore[return-value]
+
+
 def _compact(values: np.ndarray, rows: np.ndarray, step: int = 65_536) -> np.ndarray:
     """``values[rows]`` for sorted unique ``rows``, written in place (no second copy of the keys).
 
@@ -358,11 +415,16 @@ def deduplicate(
     rows: int = ROWS,
     shingle: int = SHINGLE,
     seed: int = 0,
+    source: str | Path | None = None,
+    shards: int = 1,
+    map_shards: MapShards | None = None,
 ) -> tuple[datasets.Dataset, DedupStats]:
     """Drop exact and near-duplicate rows of ``column``; keep the first of each group, in row order.
 
     ``by`` (e.g. "domain") restricts comparisons to rows sharing that column's value. Memory: per row a
     few hundred bytes of keys; texts are read in chunks and fetched per batch of candidate pairs.
+    With ``source`` (where ``ds`` is saved), ``shards`` > 1 and ``map_shards`` (an executor's ``map``),
+    the signatures are computed per shard of rows by the executor, then merged: the same result.
     """
     if not 0 < threshold <= 100:
         raise ConfigError(f"dedup threshold must be in (0, 100], got {threshold}")
@@ -375,7 +437,12 @@ def deduplicate(
     if by is not None:
         group_values = pc.fill_null(chunked_column(ds, by).combine_chunks(), "")
         group_codes = pc.dictionary_encode(group_values).indices.to_numpy(zero_copy_only=False)
-    keys, lengths, digests = _signatures_by_chunk(ds, column, group_codes, bands, rows, shingle, seed)
+    if source is not None and shards > 1 and map_shards is not None:
+        keys, lengths, digests = _signatures_by_shard(
+            source, len(ds), shards, map_shards, column, group_codes, bands, rows, shingle, seed
+        )
+    else:
+        keys, lengths, digests = _signatures_by_chunk(ds, column, group_codes, bands, rows, shingle, seed)
     unique_rows = _first_occurrence(digests, group_codes)
     del digests
     stats.exact_duplicates = len(ds) - len(unique_rows)

@@ -328,7 +328,17 @@ class ExecutorConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _name_alone(cls, value: Any) -> Any:
-        return {"name": value} if isinstance(value, str) else value
+        """``executor: ray`` is ``executor: {name: ray}``; a mapping must name its executor, so that
+        ``executor=ray executor.shards=8`` on the command line (the second override replaces the
+        name by a section) is an error, not a silent ``local``."""
+        if isinstance(value, str):
+            return {"name": value}
+        if isinstance(value, dict) and value and "name" not in value:
+            raise ValueError(
+                "executor settings need the executor's name beside them, e.g. executor.name=ray "
+                "executor.shards=8 (executor=ray alone is the short form without settings)"
+            )
+        return value
 
     @field_validator("name")
     @classmethod

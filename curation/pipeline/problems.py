@@ -64,7 +64,10 @@ class DedupStage(Stage):
         ds = load_dataset_at(input_path, what="dedup")
         if not self.config.enabled:
             return input_path, {"enabled": False, "rows": len(ds), "counts": counts_by_group(ds)}
-        kept, stats = deduplicate(ds, self.config.column, threshold=self.config.threshold, by=self.config.by)
+        kept, stats = deduplicate(
+            ds, self.config.column, threshold=self.config.threshold, by=self.config.by,
+            source=input_path, shards=self.ctx.executor.shards, map_shards=self.ctx.executor.map,
+        )  # fmt: skip
         path = save_dataset(kept, self.dir / "dataset")
         return path, {"rows": len(kept), "stats": stats.to_dict(), "counts": counts_by_group(kept)}
 

@@ -21,7 +21,7 @@ from .conftest import demo_config, quiet, verified_rows
 
 def test_sharded_run_gives_the_same_verified_set_as_one_shard(tmp_path):
     run_pipeline(demo_config(tmp_path / "one"), echo=quiet)
-    run_pipeline(demo_config(tmp_path / "three", "executor.shards=3"), echo=quiet)
+    run_pipeline(demo_config(tmp_path / "three", "executor.name=local", "executor.shards=3"), echo=quiet)
     one, three = verified_rows(tmp_path / "one"), verified_rows(tmp_path / "three")
     assert len(one) > 20
     assert three == one  # same ids in the same order, same verdicts and texts
@@ -37,7 +37,7 @@ def test_sharded_run_gives_the_same_verified_set_as_one_shard(tmp_path):
 
 def test_a_rerun_redoes_only_the_unfinished_shards(tmp_path):
     run_dir = tmp_path / "run"
-    config = demo_config(run_dir, "executor.shards=3")
+    config = demo_config(run_dir, "executor.name=local", "executor.shards=3")
     run_pipeline(config, until="verify", echo=quiet)
     before = verified_rows(run_dir)
     shards = run_dir / "verify" / "shards"
@@ -57,7 +57,7 @@ def test_a_rerun_redoes_only_the_unfinished_shards(tmp_path):
 
 def test_force_redoes_every_shard(tmp_path):
     run_dir = tmp_path / "run"
-    config = demo_config(run_dir, "executor.shards=2")
+    config = demo_config(run_dir, "executor.name=local", "executor.shards=2")
     run_pipeline(config, until="verify", echo=quiet)
     lines: list[str] = []
     run_pipeline(config, until="verify", force=["verify"], echo=lines.append)
@@ -66,7 +66,9 @@ def test_force_redoes_every_shard(tmp_path):
 
 def test_more_shards_than_rows_leave_empty_ranks_that_still_finish(tmp_path):
     run_dir = tmp_path / "run"
-    run_pipeline(demo_config(run_dir, "executor.shards=48"), until="generate", echo=quiet)
+    run_pipeline(
+        demo_config(run_dir, "executor.name=local", "executor.shards=48"), until="generate", echo=quiet
+    )
     markers = [json.loads(p.read_text()) for p in (run_dir / "generate" / "shards").glob(f"*/{SHARD_MARKER}")]
     assert len(markers) == 48
     empty = [m for m in markers if m["rows"] == 0]
@@ -90,7 +92,10 @@ def test_executor_key_is_checked_when_the_config_loads(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown executor 'slurm'; known: local, ray"):
         demo_config(tmp_path, "executor=slurm")
     with pytest.raises(ConfigError, match=r"executor\.shards"):
-        demo_config(tmp_path, "executor.shards=0")
+        demo_config(tmp_path, "executor.name=local", "executor.shards=0")
+    # executor=ray then a setting: the second override replaces the name by a section; never a silent local
+    with pytest.raises(ConfigError, match=r"need the executor's name beside them, e\.g\. executor\.name=ray"):
+        demo_config(tmp_path, "executor=ray", "executor.shards=2")
     assert set(EXECUTORS) >= {"local", "ray"}
 
 

@@ -8,16 +8,21 @@ are at most the killed rank's in-flight window (the fake teachers count every re
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 from thoughtmill.curation.engine.config import load_teacher
+from thoughtmill.curation.errors import CurationError
 from thoughtmill.curation.pipeline.executors.ray_cluster import RayExecutor
 from thoughtmill.curation.pipeline.runner import run_pipeline
 
 from tests.support.fake_teacher import FakeTeacher
 
 from .conftest import (
+    DEMO,
     GEN_SCRIPT,
     JUDGE_SCRIPT,
     KillWhen,
@@ -47,6 +52,30 @@ def test_the_demo_on_a_ray_cluster_gives_the_local_verified_set(tmp_path, ray_cl
     assert "  generate: 2 shards on executor 'ray', 2 to run" in lines
     assert "  verify: 2 shards on executor 'ray', 2 to run" in lines
     assert verified_rows(tmp_path / "ray") == verified_rows(tmp_path / "local")
+
+
+def test_the_cli_reaches_the_cluster_through_ray_address(tmp_path, ray_cluster):
+    """``thoughtmill run ... executor.name=ray`` in its own process finds the cluster by RAY_ADDRESS alone."""
+    run_pipeline(demo_config(tmp_path / "local"), echo=quiet)
+    env = {**os.environ, "RAY_ADDRESS": ray_cluster.address}
+    cli = [sys.executable, "-m", "thoughtmill.curation.cli", "run", str(DEMO), "executor.name=ray", "executor.shards=2",
+           f"run_dir={tmp_path / 'cli'}", "--unsafe-weak-isolation"]  # fmt: skip
+    done = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "verify: 2 shards on executor 'ray', 2 to run" in done.stdout
+    assert verified_rows(tmp_path / "cli") == verified_rows(tmp_path / "local")
+
+
+def test_a_shard_that_fails_reaches_the_driver_as_its_own_error(tmp_path, ray_cluster):
+    source = write_math_source(tmp_path / "math.jsonl", 8)
+    with FakeTeacher(fail_all_with="500") as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
+        config = math_config(
+            tmp_path, source, gen.base_url, judge.base_url, executor={"name": "ray", "shards": 2}
+        )
+        with pytest.raises(
+            CurationError, match=r"generate: every one of \d+ requests to teacher 'fake' failed"
+        ):
+            run_pipeline(config, until="generate", echo=quiet)
 
 
 def _resent(stats: dict) -> int:

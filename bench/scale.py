@@ -1,0 +1,169 @@
+"""Benchmark the Ray executor: one node against two, ratios measured in this one run.
+
+    python bench/scale.py                                # 40 code solutions; 400 rows at 1,200 requests/min
+    python bench/scale.py --solutions 16 --rows 300      # a quicker run
+
+A local Ray cluster is started here on 127.0.0.1 with one node of 1 CPU; each case runs, a second
+1-CPU node joins, and each case runs again with the same config (``executor: ray``, 2 shards):
+
+(a) verify: code solutions that each burn ~0.3 s of CPU per test, judged in the sandbox (one sandbox
+    per shard): with two nodes the two shards run at once, so throughput should nearly double;
+(b) generate: against a fake teacher answering after 200 ms, with the teacher's requests/min limit
+    fixed: the limit is one budget shared by every rank (a Ray actor), so two nodes must give the same
+    throughput as one, not twice the limit.
+
+Both nodes live on this machine, so (a) can only show a speed-up when two cores are free; the
+figures are noisy on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import datasets
+from thoughtmill.curation.pipeline.config import config_from_dict
+from thoughtmill.curation.pipeline.runner import run_pipeline
+from thoughtmill.execution import sandbox_report
+
+from tests.support.fake_teacher import FakeTeacher, start_fake_teacher_process, stop_fake_teacher_process
+
+#: the answer of every code problem: ~0.3 s of CPU per test
+SOLUTION = "```python\nn = int(input())\nprint(sum(i * i for i in range(n)))\n```"
+N = 4_000_000
+REFERENCE = "n = int(input())\nprint(sum(i * i for i in range(n)))\n"
+
+
+def code_source(path: Path, count: int, tests: int) -> Path:
+    io = json.dumps({"inputs": [f"{N}\n"] * tests, "outputs": [f"{sum(i * i for i in range(N))}\n"] * tests})
+    with open(path, "w", encoding="utf-8") as f:
+        for k in range(count):
+            question = (
+                f"Problem {k}. You are given one integer n on the first line of the input (1 <= n <= 10^7). "
+                f"Print the sum of i*i over every integer i with 0 <= i < n. This is instance {k} of the set."
+            )
+            f.write(json.dumps({"question": question, "solutions": json.dumps([REFERENCE]), "starter_code": "", "input_output": io,
+                                "difficulty": "EASY", "source": "bench", "url": f"bench://{k}"}) + "\n")  # fmt: skip
+    return path
+
+
+def math_source(path: Path, count: int) -> Path:
+    with open(path, "w", encoding="utf-8") as f:
+        for k in range(count):
+            problem = f"Compute the value of bench item {k:05d}; it is 42."
+            f.write(
+                json.dumps({"source": "olympiads", "problem": problem, "solution": "$\\boxed{42}$"}) + "\n"
+            )
+    return path
+
+
+def teacher(base_url: str, **extra: Any) -> dict[str, Any]:
+    return {"name": "fake", "provider": "openai", "model": "fake-r1", "base_urls": [base_url],
+            "timeout_s": 60, "retry": {"max_attempts": 3, "backoff_initial_s": 0.05}, **extra}  # fmt: skip
+
+
+def run(run_dir: Path, address: str, source: dict, gen: dict, until: str) -> dict[str, Any]:
+    config = config_from_dict(
+        {
+            "name": "bench-scale",
+            "run_dir": str(run_dir),
+            "executor": {"name": "ray", "address": address, "shards": 2},
+            "stages": {
+                "sources": {"sources": [source]},
+                "dedup": {"enabled": False},
+                "decontaminate": {"enabled": False},
+                "generate": {"progress": False, **gen},
+                "verify": {"code": {"workers": 1, "time_s": 10, "total_time_s": 60,
+                                    "unsafe_weak_isolation": True}},
+            },
+        }
+    )  # fmt: skip
+    return run_pipeline(config, until=until, echo=lambda _: None)
+
+
+def bench_verify(work: Path, address: str, source: Path, url: str, count: int) -> float:
+    report = run(
+        work,
+        address,
+        {"name": "taco", "path": str(source), "options": {"min_problem_chars": 10}},
+        {"teacher": teacher(url)},
+        "verify",
+    )
+    ds = datasets.load_from_disk(str(work / "verify" / "dataset"))
+    assert len(ds) == count and all(ds["verified"]), "every solution should pass"
+    return count / report["verify"]["seconds"]
+
+
+def bench_generate(work: Path, address: str, source: Path, url: str, count: int, rpm: int) -> float:
+    gen = {"teacher": teacher(url, requests_per_minute=rpm, max_concurrency=8)}
+    report = run(work, address, {"name": "numina_math", "path": str(source)}, gen, "generate")
+    return count / report["generate"]["seconds"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--solutions", type=int, default=40, help="code solutions verified per case")
+    parser.add_argument("--tests", type=int, default=2, help="tests per solution")
+    parser.add_argument("--rows", type=int, default=400, help="rows generated per case")
+    parser.add_argument("--rpm", type=int, default=1200, help="the teacher's requests/min limit")
+    args = parser.parse_args()
+    datasets.disable_progress_bars()
+    import ray
+    from ray.cluster_utils import Cluster
+
+    print(f"sandbox layer: {sandbox_report()['layer']}")
+    node = {"num_cpus": 1, "object_store_memory": 80 * 1024**2}
+    cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
+    ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
+    proc, gen_url = start_fake_teacher_process(latency_ms=200)
+    results: dict[str, dict[str, float]] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp, FakeTeacher(script=[
+            {"match": "", "content": SOLUTION}
+        ]) as coder:  # fmt: skip
+            work = Path(tmp)
+            code = code_source(work / "code.jsonl", args.solutions, args.tests)
+            math = math_source(work / "math.jsonl", args.rows)
+            warm = code_source(work / "warm.jsonl", 4, 1)
+            for nodes in (1, 2):
+                if nodes == 2:
+                    cluster.add_node(**node)
+                    cluster.wait_for_nodes()
+                    time.sleep(2)  # let the new node's workers start
+                # a small job first, so both measured runs start with the nodes' workers up
+                bench_verify(work / f"warm-{nodes}", cluster.address, warm, coder.base_url, 4)
+                verify = bench_verify(
+                    work / f"verify-{nodes}", cluster.address, code, coder.base_url, args.solutions
+                )
+                generate = bench_generate(
+                    work / f"generate-{nodes}", cluster.address, math, gen_url, args.rows, args.rpm
+                )
+                results[f"{nodes} node(s)"] = {"verify_solutions_per_s": round(verify, 3),
+                                               "generate_rows_per_s": round(generate, 3)}  # fmt: skip
+                print(f"{nodes} node(s): verify {verify:.2f} solutions/s, generate {generate:.2f} rows/s")
+    finally:
+        stop_fake_teacher_process(proc)
+        ray.shutdown()
+        cluster.shutdown()
+    one, two = results["1 node(s)"], results["2 node(s)"]
+    summary = {
+        "verify_ratio_2_vs_1": round(two["verify_solutions_per_s"] / one["verify_solutions_per_s"], 2),
+        "generate_ratio_2_vs_1": round(two["generate_rows_per_s"] / one["generate_rows_per_s"], 2),
+        "generate_limit_rows_per_s": round(args.rpm / 60, 2),
+        "results": results,
+        "args": vars(args),
+    }
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
