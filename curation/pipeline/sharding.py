@@ -157,11 +157,9 @@ def run_sharded(stage: Stage, input_path: Path | None) -> tuple[Path | None, dic
     data["run_dir"] = str(Path(ctx.config.run_dir).resolve())  # workers may run elsewhere
     if ctx.config.cache_dir:
         data["cache_dir"] = str(Path(ctx.config.cache_dir).resolve())
+    budgets = shared_budgets(ctx)
     todo = [
-        ShardTask(
-            type(stage), data, str(Path(input_path).resolve()), rank, world, key, ctx.forced,
-            shared_budgets(ctx),
-        )
+        ShardTask(type(stage), data, str(Path(input_path).resolve()), rank, world, key, ctx.forced, budgets)
         for rank in range(world)
         if (read_marker(shards_dir / shard_name(rank, world)) or {}).get("key") != key
     ]  # fmt: skip

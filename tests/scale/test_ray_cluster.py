@@ -123,6 +123,21 @@ def test_a_worker_killed_mid_verify_loses_and_duplicates_nothing(tmp_path, ray_c
     assert _resent(stats) <= JUDGE_WINDOW
 
 
+def test_a_pipeline_on_the_cluster_holds_the_teacher_limit_across_ranks(tmp_path, ray_cluster):
+    """200 rows, 2 ranks, the teacher at 600 requests/min (a 100-request burst): with one budget for
+    both ranks the 100 past the burst wait 10 s; a limiter per rank lets each rank's 100 through at
+    once (the stage then takes ~4 s here, all of it Ray and engine start-up)."""
+    source = write_math_source(tmp_path / "math.jsonl", 200)
+    with FakeTeacher(script=GEN_SCRIPT) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
+        config = math_config(
+            tmp_path, source, gen.base_url, judge.base_url, executor={"name": "ray", "shards": 2}
+        )
+        config.stages.generate.teacher["requests_per_minute"] = 600
+        report = run_pipeline(config, until="generate", echo=quiet)
+        assert gen.stats()["requests"] == 200
+    assert report["generate"]["seconds"] >= 9.5
+
+
 def test_one_budget_actor_holds_every_rank_to_the_teacher_limit(tmp_path, ray_cluster):
     """Two Ray tasks draw 75 requests each from the teacher's 600/min budget (a 100-request burst):
     the 50 past the burst wait for the refill (5 s), as one process would."""
