@@ -86,6 +86,16 @@ def _filters_table(per_source: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def samples_per_question(generate: dict[str, Any]) -> dict[str, float]:
+    """Answers asked per question, by domain, from the generate summary's group counts."""
+    asked, questions = generate.get("asked") or {}, generate.get("question_counts") or {}
+    return {
+        domain: sum(asked[domain].values()) / sum(per_source.values())
+        for domain, per_source in questions.items()
+        if domain in asked and sum(per_source.values())
+    }
+
+
 def recipe_line(summaries: dict[str, dict[str, Any]]) -> str:
     """The run in one line: questions in -> selected -> answers -> verified -> in the set."""
 
@@ -101,8 +111,7 @@ def recipe_line(summaries: dict[str, dict[str, Any]]) -> str:
         if summaries.get(stage, {}).get("enabled"):
             steps.append(f"{title}: {rows(stage)}")
     gen = summaries.get("generate", {})
-    per = gen.get("samples_per_question") or {}
-    samples = ", ".join(f"{d}: {k}" for d, k in sorted(per.items())) or "1"
+    samples = ", ".join(f"{d}: {k:g}" for d, k in sorted(samples_per_question(gen).items())) or "1"
     steps.append(f"answers: {rows('generate')} (per question: {samples})")
     verified = sum(
         n

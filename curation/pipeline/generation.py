@@ -62,6 +62,8 @@ class GenerateStage(Stage):
             max_in_flight=self.config.max_in_flight,
             progress=self.config.progress,
             backend=self.ctx.backend_for(teacher),
+            budget_usd=shard_budget(self.ctx.config.budget_usd, self.ctx.executor.shards),
+            on_progress=self.ctx.run.heartbeat.engine_listener(self.name),
         )
         rows = SampledRows(ds, self.config)
         out = llm(rows, output_dir=self.dir / "engine")
@@ -71,7 +73,9 @@ class GenerateStage(Stage):
         summary: dict[str, Any] = {
             "rows": len(out),
             "questions": len(ds),
-            "samples_per_question": rows.per_domain,
+            # per group, so shard summaries add up (answers asked / questions = samples per question)
+            "question_counts": rows.questions,
+            "asked": rows.expected(),
             "teacher": teacher.label,
             "model": teacher.model,
             "engine": llm.stats,
@@ -80,6 +84,11 @@ class GenerateStage(Stage):
             "failed": failed,
             "incomplete": total(failed) > 0,
         }
+        if llm.last_run.stats.not_sent_budget:
+            hint = budget_hint(self.ctx.config.run_dir, llm.last_run.stats)
+            if len(out) == 0:
+                raise CurationError(hint.strip())
+            self.ctx.echo(hint)
         if len(out) == 0:
             raise CurationError(
                 f"generate: every one of {len(rows)} requests to teacher '{teacher.label}' failed; "
@@ -95,3 +104,19 @@ def _first_failure(path: Path) -> str:
         return f"row {record['row']}: {record['error']}"
     except (OSError, ValueError, KeyError):
         return "unknown"
+
+
+def shard_budget(budget_usd: float | None, shards: int) -> float | None:
+    """Each shard's engine gets an equal part of the run's cap (all of it when not sharded)."""
+    return None if budget_usd is None else budget_usd / max(1, shards)
+
+
+def budget_hint(run_dir: str, stats: Any) -> str:
+    """How to finish a generation the run's ``budget_usd`` stopped."""
+    projected = stats.projected_cost() or 0.0
+    higher = f"{projected * 1.1:.2f}" if projected > stats.budget_usd else "<more dollars>"
+    return (
+        f"  generate stopped by budget_usd=${stats.budget_usd:.2f}: {stats.not_sent_budget} request(s) not sent "
+        f"(${stats.total_cost_usd:.4f} spent on this run's answers); to finish, raise the cap: "
+        f"thoughtmill run {run_dir} budget_usd={higher}"
+    )

@@ -131,3 +131,16 @@ def test_seeded_samples_get_different_answers(tmp_path):
 
 def load_marker(tmp_path, stage):
     return json.loads((tmp_path / "run" / stage / "_done.json").read_text())["summary"]
+
+
+def test_samples_in_shards_count_once_and_the_card_says_k(tmp_path, teacher):
+    data = http_config(tmp_path, teacher.base_url).model_dump(mode="json")
+    data["executor"] = {"name": "local", "shards": 2}
+    data["stages"]["generate"]["samples_per_question"] = 3
+    config = config_from_dict(data)
+    run_pipeline(config, echo=quiet)
+    assert teacher.stats()["requests"] == 18
+    summary = load_marker(tmp_path, "generate")
+    assert summary["questions"] == 6 and summary["rows"] == 18 and summary["failed"] == {}
+    card = (tmp_path / "run" / "output" / "README.md").read_text()
+    assert "answers: 18 (per question: math: 3)" in card
