@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from pydantic import ValidationError
 from thoughtmill.curation.errors import ConfigError
 from thoughtmill.curation.pipeline.config import KeepRule, config_from_dict
+from thoughtmill.curation.pipeline.filters_difficulty import DifficultyRating
 from thoughtmill.curation.pipeline.mixing import equal_shares
 from thoughtmill.curation.pipeline.question_filter import keep_mask
 from thoughtmill.curation.pipeline.runner import run_pipeline
@@ -268,3 +270,25 @@ def test_a_run_directory_from_before_the_selection_stages_pays_nothing_again(tmp
     assert report["mix"]["reason"] == "not run before" and report["generate"]["status"] == "ran"
     verify = marker(tmp_path, "verify")["summary"]
     assert verify["resumed_judgements"] == 6
+
+
+@pytest.mark.parametrize(
+    ("reply", "score"),
+    [
+        ('{"reasoning": "r", "difficulty": 7}', 7),
+        ('{"reasoning": "r", "difficulty": 10}', 10),
+        ('{"reasoning": "r", "difficulty": "7"}', None),
+        ('{"reasoning": "r", "difficulty": 7.5}', None),
+        ('{"reasoning": "r", "difficulty": 7.0}', None),
+        ('{"reasoning": "r", "difficulty": 0}', None),
+        ('{"reasoning": "r", "difficulty": 11}', None),
+        ('{"reasoning": "r", "difficulty": true}', None),
+        ('{"reasoning": "r"}', None),
+    ],
+)
+def test_a_difficulty_is_an_integer_from_1_to_10_and_nothing_else(reply, score):
+    if score is None:
+        with pytest.raises(ValidationError):
+            DifficultyRating.model_validate_json(reply)
+    else:
+        assert DifficultyRating.model_validate_json(reply).difficulty == score
