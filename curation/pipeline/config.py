@@ -141,6 +141,9 @@ class MixConfig(StrictModel):
         if isinstance(value, dict):
             for name in value:
                 _known(name, DOMAINS, "domain")
+        counts = value.values() if isinstance(value, dict) else [value]
+        if any(isinstance(n, int) and n < 1 for n in counts):
+            raise ValueError("questions per domain must be at least 1")
         return value
 
     def share_of(self, domain: str) -> int | None:
@@ -357,6 +360,12 @@ class PipelineConfig(StrictModel):
     run_dir: str = Field(description="run directory (resolved config, cache, stage outputs)")
     cache_dir: str | None = Field(None, description="engine cache folder; default RUN_DIR/cache")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    budget_usd: float | None = Field(
+        None,
+        ge=0,
+        description="hard cap in US dollars on what the run's generated answers cost, earlier invocations "
+        "included: generation stops sending before crossing it (raise it and run again to finish)",
+    )
     stages: StagesConfig
 
     @classmethod

@@ -213,6 +213,8 @@ def test_keep_rules_per_domain(tmp_path, teacher):
         ({"response_length": {"domains": ["cooking"]}}, "unknown domain 'cooking'"),
         ({"mix": {"ranking": {"cooking": ["x"]}}}, "unknown domain 'cooking'"),
         ({"mix": {"sources_per_domain": 0}}, "greater than or equal to 1"),
+        ({"mix": {"questions_per_domain": {"code": 0}}}, "at least 1"),
+        ({"mix": {"questions_per_domain": -5}}, "at least 1"),
     ],
 )
 def test_selection_settings_are_checked_when_the_config_loads(tmp_path, stages, message):
