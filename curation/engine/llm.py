@@ -23,8 +23,10 @@ from typing import Any, ClassVar, Literal
 import datasets
 from pydantic import BaseModel, ValidationError
 from thoughtmill.curation.engine.backends import Backend
+from thoughtmill.curation.engine.budget import check_budget
 from thoughtmill.curation.engine.config import TeacherConfig, load_teacher
 from thoughtmill.curation.engine.errors import InvalidStructuredOutput
+from thoughtmill.curation.engine.progress import Listener
 from thoughtmill.curation.engine.report import check_max_failure_rate, report_failures
 from thoughtmill.curation.engine.request import Request, Response
 from thoughtmill.curation.engine.rows import iter_rows
@@ -60,6 +62,8 @@ class LLM:
         wait_for_lock: bool | float = False,
         require_all: bool = False,
         max_failure_rate: float | None = None,
+        budget_usd: float | None = None,
+        on_progress: Listener | None = None,
     ) -> None:
         self.teacher = load_teacher(teacher)
         self.working_dir = Path(working_dir) if working_dir else default_working_dir()
@@ -77,6 +81,8 @@ class LLM:
         self.wait_for_lock = wait_for_lock  # another process running in the same run directory: wait?
         self.require_all = require_all  # raise IncompleteRun if any row failed (after writing the rest)
         self.max_failure_rate = check_max_failure_rate(max_failure_rate)  # ... or more than this fraction
+        self.budget_usd = check_budget(budget_usd)  # stop sending before the answers cost more than this
+        self.on_progress = on_progress  # called with the run's RunStats on every progress tick
         self._schema = self.response_format.model_json_schema() if self.response_format else None
         self._endpoint: str | None = None  # the teacher's endpoint identity, worked out once per run
         self.last_run: Engine | None = None
@@ -118,6 +124,8 @@ class LLM:
             progress=self.progress,
             label=self.name,
             wait_for_lock=self.wait_for_lock,
+            budget_usd=self.budget_usd,
+            on_progress=self.on_progress,
         )
         self.last_run = engine
         seen = {"any": False}

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import datasets
 from thoughtmill.curation.engine.backends import Backend
+from thoughtmill.curation.engine.budget import SpendingCap, check_budget
 from thoughtmill.curation.engine.cache import CacheWriter, ResponseCache
 from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.engine.dirlock import DirectoryLock
@@ -43,11 +44,12 @@ from thoughtmill.curation.engine.errors import (
 from thoughtmill.curation.engine.feed import BuildFn, RowFeed
 from thoughtmill.curation.engine.host import long_lived_objects_frozen, run_blocking
 from thoughtmill.curation.engine.outcomes import HandleFn, Outcomes
-from thoughtmill.curation.engine.progress import Progress, RunStats
+from thoughtmill.curation.engine.progress import Listener, Progress, RunStats
 from thoughtmill.curation.engine.providers import make_backend
 from thoughtmill.curation.engine.request import Request, Response
 from thoughtmill.curation.engine.run_files import RunPaths, RunRecords, write_summary
 from thoughtmill.curation.engine.sender import Sender, ValidateFn
+from thoughtmill.curation.engine.tokens import TokenEstimator
 from thoughtmill.curation.engine.writer import ShardWriter
 from thoughtmill.curation.errors import AuthenticationError, CurationError
 
@@ -72,6 +74,8 @@ class Engine:
         rows_per_shard: int = 2000,
         label: str | None = None,
         wait_for_lock: bool | float = False,
+        budget_usd: float | None = None,
+        on_progress: Listener | None = None,
     ) -> None:
         self.teacher = teacher
         self.cache = ResponseCache(cache_dir)
@@ -83,6 +87,8 @@ class Engine:
         self.rows_per_shard = rows_per_shard
         self.label = label or teacher.label
         self.wait_for_lock = wait_for_lock
+        self.budget_usd = check_budget(budget_usd)  # a hard cap on what the run's answers cost
+        self.on_progress = on_progress  # told the counters on every progress tick
         self.stats = RunStats()
 
     # ------------------------------------------------------------------ public entry points
@@ -131,7 +137,10 @@ class Engine:
         validate: ValidateFn | None,
         total: int | None,
     ) -> datasets.Dataset:
-        self.stats = RunStats(total_rows=total)
+        self.stats = RunStats(total_rows=total, budget_usd=self.budget_usd)
+        self._cap = SpendingCap(
+            self.budget_usd, self.teacher.pricing, self.stats, TokenEstimator(self.teacher.tokenizer)
+        )
         self.paths.root.mkdir(parents=True, exist_ok=True)
         self.writer = ShardWriter(self.paths.shards, self.rows_per_shard)
         self._fatal: BaseException | None = None
@@ -154,7 +163,9 @@ class Engine:
                 on_failure=self.on_failure,
                 stop=self._stop,
             )
-            with Progress(self.stats, self.label, enabled=self.show_progress) as progress:
+            with Progress(
+                self.stats, self.label, enabled=self.show_progress, listener=self.on_progress
+            ) as progress:
                 ticker = asyncio.create_task(_tick(progress))
                 self._cache_writer = CacheWriter(self.cache)
                 try:
@@ -174,6 +185,8 @@ class Engine:
                     self._write_summary()
         if self._fatal is not None:
             raise self._fatal
+        if (capped := self._cap.message(self.label)) is not None:
+            log.warning(capped)
         self.stats.output_rows = self.writer.rows_written + self.writer.rows_buffered
         dataset = self.writer.finalize(self.paths.dataset)
         self.stats.elapsed_s = time.monotonic() - started
@@ -206,6 +219,7 @@ class Engine:
             for index, row, request, key, cached in work:
                 if cached is not None:
                     self.stats.cache_hits += 1
+                    self.stats.add_cached_usage(cached.usage, self.teacher.pricing)
                     if self._fatal is None:
                         deliver(index, row, cached)
                     await self._yield_now_and_then()
@@ -245,12 +259,22 @@ class Engine:
         # in flight from now, waiting for a window place included: a twin waits for this request
         self._in_flight[key] = future
         placed = committing = False
+        reserved: float | None = None
         try:
             await self._window.acquire()
             placed = True
             if self._fatal is not None:  # the run stopped while this row waited for a place: send nothing
                 raise RunStopped
-            response = await self._sender.call(request)
+            reserved = self._cap.admit(request)
+            if reserved is None:  # sending it could cross budget_usd: the row is left out, unsent
+                self.stats.not_sent_budget += 1
+                raise RunStopped
+            self.stats.in_flight += 1
+            try:
+                response = await self._sender.call(request)
+            finally:
+                self.stats.in_flight -= 1
+                self._cap.settle(reserved)
         except RunStopped as exc:
             future.set_exception(exc)
             return

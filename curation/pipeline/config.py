@@ -360,6 +360,12 @@ class PipelineConfig(StrictModel):
     run_dir: str = Field(description="run directory (resolved config, cache, stage outputs)")
     cache_dir: str | None = Field(None, description="engine cache folder; default RUN_DIR/cache")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    budget_usd: float | None = Field(
+        None,
+        ge=0,
+        description="hard cap in US dollars on what the run's generated answers cost, earlier invocations "
+        "included: generation stops sending before crossing it (raise it and run again to finish)",
+    )
     stages: StagesConfig
 
     @classmethod
