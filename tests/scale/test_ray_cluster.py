@@ -66,6 +66,36 @@ def test_the_cli_reaches_the_cluster_through_ray_address(tmp_path, ray_cluster):
     assert verified_rows(tmp_path / "cli") == verified_rows(tmp_path / "local")
 
 
+def test_a_driver_killed_mid_generate_resumes_with_only_the_windows_resent(tmp_path, ray_cluster):
+    """The driver (``thoughtmill run`` in its own process) is SIGKILLed mid-generate; run again, the
+    set is whole and at most each rank's in-flight window was asked twice."""
+    n = 48
+    source = write_math_source(tmp_path / "math.jsonl", n)
+    with FakeTeacher(script=GEN_SCRIPT, latency_ms=250) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
+        config = math_config(
+            tmp_path, source, gen.base_url, judge.base_url,
+            executor={"name": "ray", "shards": 2}, max_in_flight=WINDOW,
+        )  # fmt: skip
+        yaml_path = tmp_path / "run.yaml"
+        yaml_path.write_text(config.to_yaml())
+        env = {**os.environ, "RAY_ADDRESS": ray_cluster.address}
+        cli = [sys.executable, "-m", "thoughtmill.curation.cli", "run", str(yaml_path)]
+        driver = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while gen.stats()["requests"] < 16 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.05)
+        driver.kill()
+        driver.wait(30)
+        assert gen.stats()["requests"] < n, "the driver finished before it could be killed"
+        done = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        stats = gen.stats()
+    rows = verified_rows(tmp_path / "run")
+    assert len(rows) == n and len({r["id"] for r in rows}) == n
+    assert len(stats["per_hash"]) == n
+    assert _resent(stats) <= 2 * WINDOW  # both ranks were in flight when the driver died
+
+
 def test_a_shard_that_fails_reaches_the_driver_as_its_own_error(tmp_path, ray_cluster):
     source = write_math_source(tmp_path / "math.jsonl", 8)
     with FakeTeacher(fail_all_with="500") as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
