@@ -29,6 +29,7 @@ from thoughtmill.curation.errors import InputError
 from thoughtmill.curation.pipeline.atomic import atomic_write
 from thoughtmill.curation.pipeline.config import PipelineConfig, config_from_dict
 from thoughtmill.curation.pipeline.executors.budgeted import Budget
+from thoughtmill.curation.pipeline.heartbeat import Heartbeat
 from thoughtmill.curation.pipeline.rundir import RunDir
 from thoughtmill.curation.pipeline.stage import (
     Stage,
@@ -77,10 +78,18 @@ class ShardRunDir(RunDir):
         super().__init__(config)
         self.sharded_stage = stage
         self.shard_dir = shard_dir
+        self._shard_heartbeat: Heartbeat | None = None
 
     @property
     def cache_root(self) -> Path:
         return self.shard_dir
+
+    @property
+    def heartbeat(self) -> Heartbeat:
+        """The shard's own ``progress.json``, in its folder: the run's is the driver's alone."""
+        if self._shard_heartbeat is None:
+            self._shard_heartbeat = Heartbeat(self.shard_dir)
+        return self._shard_heartbeat
 
     def stage_dir(self, stage: str) -> Path:
         return self.shard_dir if stage == self.sharded_stage else super().stage_dir(stage)

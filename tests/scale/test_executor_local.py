@@ -33,6 +33,13 @@ def test_sharded_run_gives_the_same_verified_set_as_one_shard(tmp_path):
         assert marker["dataset"].startswith("generate/shards/")
     summary = json.loads((tmp_path / "three" / "verify" / "_done.json").read_text())["summary"]
     assert summary["shards"] == 3 and summary["rows"] == len(one)
+    # the run's heartbeat is the driver's (every stage in it); each shard beats in its own folder
+    progress = json.loads((tmp_path / "three" / "progress.json").read_text())
+    assert progress["status"] == "finished" and {"generate", "verify", "card"} <= set(progress["stages"])
+    history = [json.loads(line) for line in (tmp_path / "three" / "progress.jsonl").read_text().splitlines()]
+    elapsed = [record["elapsed_s"] for record in history]
+    assert elapsed == sorted(elapsed)  # one writer: a shard's own clock never restarts the run's
+    assert (tmp_path / "three" / "verify" / "shards" / "00000-of-00003" / "progress.json").exists()
 
 
 def test_a_rerun_redoes_only_the_unfinished_shards(tmp_path):
