@@ -22,7 +22,12 @@ from thoughtmill.curation.judges import DOMAINS
 from thoughtmill.curation.pipeline.executors import check_executor_name
 from thoughtmill.curation.schema import PROBLEM_COLUMNS
 from thoughtmill.curation.sources import SOURCES
-from thoughtmill.curation.teachers import TeacherSpec, check_credentials, resolve_teacher
+from thoughtmill.curation.teachers import (
+    TeacherSpec,
+    check_credentials,
+    expand_named_teacher,
+    resolve_teacher,
+)
 from thoughtmill.curation.utf8 import read_utf8
 
 from thoughtmill.benchmarks import BENCHMARKS, find_benchmark
@@ -442,7 +447,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Pipelin
         data["run_dir"] = str(run_dir)
     try:
         for item in overrides or []:
-            set_path(data, *parse_override(item))
+            key, value = parse_override(item)
+            expand_named_teacher(data, key, path.parent)  # one field of a named teacher
+            set_path(data, key, value)
     except OverrideError as exc:
         raise ConfigError(str(exc)) from None
     return config_from_dict(data, base=path.parent, source=str(path))
