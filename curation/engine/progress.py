@@ -60,10 +60,11 @@ class RunStats:
         self.reasoning_tokens += usage.reasoning_tokens
         self.cost_usd += pricing.usage_cost(usage, batch=batch)
 
-    def add_cached_usage(self, usage: Usage, pricing: Pricing) -> None:
-        """Count an answer served from the cache at what it cost when it was bought."""
+    def add_cached_usage(self, usage: Usage, pricing: Pricing, *, batch: bool = False) -> None:
+        """Count an answer served from the cache at what it cost when it was bought (``batch``: at the
+        batch price)."""
         self.cached_completion_tokens += usage.completion_tokens
-        self.cached_cost_usd += pricing.usage_cost(usage)
+        self.cached_cost_usd += pricing.usage_cost(usage, batch=batch)
 
     @property
     def total_cost_usd(self) -> float:
@@ -93,6 +94,11 @@ class RunStats:
         data["requests_per_s"] = self.requests_ok / elapsed
         data["completion_tokens_per_s"] = self.completion_tokens / elapsed
         return data
+
+
+def usd(amount: float) -> str:
+    """Dollars as people read them: cents from a dollar up, four decimals below (a demo costs $0.0067)."""
+    return f"${amount:,.2f}" if abs(amount) >= 1 else f"${amount:.4f}"
 
 
 Listener = Callable[[RunStats], None]  # told the counters on every tick
@@ -145,11 +151,11 @@ class Progress:
         s = self.stats
         elapsed = max(time.monotonic() - self._start, 1e-9)
         projected = s.projected_cost()
-        cost = f"${s.total_cost_usd:.4f}"
+        cost = usd(s.total_cost_usd)
         if projected is not None and s.total_cost_usd > 0:
-            cost += f" (~${projected:.2f} total)"
+            cost += f" (~{usd(projected)} total)"
         if s.budget_usd is not None:
-            cost += f" of ${s.budget_usd:.2f} cap"
+            cost += f" of {usd(s.budget_usd)} cap"
         labels = (
             ("cached", "in flight", "retries", "429s", "failed", "tok/s")
             if not compact

@@ -86,3 +86,38 @@ def test_a_torn_or_foreign_heartbeat_is_ignored(tmp_path: Path) -> None:
     assert read_progress(tmp_path) is None
     (tmp_path / "progress.json").write_text("[1, 2]")
     assert read_progress(tmp_path) is None
+
+
+def _watch(run_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from thoughtmill.curation.cli import main; main(sys.argv[1:])",
+         "status", str(run_dir), "--watch", "--interval", "0.2"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_status_watch_follows_a_live_run_to_its_end_and_shows_a_killed_one_once(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    command = [sys.executable, str(ROOT / "tests" / "report" / "run_job.py"), str(DEMO), str(run_dir)]
+    env = {**os.environ, EVERY_S_ENV: "0"}
+    job = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(run_dir / "progress.json", lambda s: s.get("current") == "sources")
+        watched = _watch(run_dir)  # returns when the run ends
+        assert job.wait(60) == 0
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
+    assert watched.returncode == 0, watched.stderr
+    assert watched.stdout.count("run: running") >= 2 and watched.stdout.rstrip().count("run: finished") == 1
+
+    job = subprocess.Popen([*command[:-1], str(tmp_path / "again")], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        _wait_for(tmp_path / "again" / "progress.json", lambda s: s.get("current") == "verify")
+    finally:
+        job.kill()
+        job.wait()
+    watched = _watch(tmp_path / "again")
+    assert watched.returncode == 0 and watched.stdout.count("run: interrupted") == 1
