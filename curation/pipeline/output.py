@@ -103,9 +103,7 @@ class WriteStage(Stage):
         files = {
             layout: [self.ctx.run.relative(p) for p in paths] for layout, paths in files.items() if paths
         }
-        if self.config.push_to_hub:
-            self._push(out)
-        return input_path, {
+        summary = {
             "rows": len(ds),
             "verified_rows": verified_rows,
             "verdict_as_metadata": metadata_only,
@@ -114,16 +112,44 @@ class WriteStage(Stage):
             "counts": counts_by_group(ds, flag="verified"),
             "pushed_to": self.config.push_to_hub,
         }
+        if self.config.push_to_hub:
+            self._push(out)
+            self._push_card(out, summary)
+        return input_path, summary
+
+    def _push_card(self, out: Path, summary: dict[str, Any]) -> None:
+        """The dataset card goes up last, as the repo's README.md (pushing a layout rewrites it), written
+        here from the summaries so far: the card stage, which runs after, writes the same text locally."""
+        card = self.ctx.config.stages.card
+        if not card.enabled:
+            return
+        from huggingface_hub import HfApi
+        from thoughtmill.curation.card import render_card
+
+        summaries = {**self.ctx.run.summaries(), self.name: summary}
+        readme = out / "README.md"
+        readme.write_text(render_card(self.ctx.config.name, summaries, title=card.title))
+        repo = self.config.push_to_hub
+        try:
+            HfApi().upload_file(
+                path_or_fileobj=str(readme), path_in_repo="README.md", repo_id=repo, repo_type="dataset"
+            )
+        except Exception as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CurationError(
+                f"write: uploading the dataset card {readme} to the Hub dataset {repo!r} failed "
+                f"({type(exc).__name__}: {reason}); the data is pushed; run the same command again"
+            ) from exc
 
     def _push(self, out: Path) -> None:
-        """Push the verified set's two layouts as configs of one Hub dataset (as OpenThoughts-114k is).
+        """Push the three layouts as configs of one Hub dataset (as OpenThoughts-114k is).
 
         A failed push (no network, no token, no rights) stops the stage with what to do; the files
         are already written, and a re-run redoes only this stage.
         """
         repo = self.config.push_to_hub
         self.ctx.echo(f"  pushing to https://huggingface.co/datasets/{repo}")
-        for layout in ("default", "metadata"):
+        for layout in ("default", "metadata", "unverified"):  # unverified: every row, for other filters
             if (out / "disk" / layout).exists():
                 data = datasets.load_from_disk(str(out / "disk" / layout))
             else:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import huggingface_hub
 import pyarrow.parquet as pq
 import pytest
 from thoughtmill.curation.errors import CurationError
@@ -25,6 +26,7 @@ class HubRecorder:
 
     def __init__(self) -> None:
         self.pushes: list[dict[str, Any]] = []
+        self.cards: list[dict[str, Any]] = []
         self.error: Exception | None = None
 
     def __call__(self, dataset: datasets.Dataset, repo_id: str, **kwargs: Any) -> None:
@@ -39,6 +41,11 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> HubRecorder:
     monkeypatch.setattr(
         datasets.Dataset, "push_to_hub", lambda self, repo_id, **kw: recorder(self, repo_id, **kw)
     )
+
+    def upload_file(api: Any, *, path_or_fileobj: str, **kw: Any) -> None:
+        recorder.cards.append({**kw, "text": Path(path_or_fileobj).read_text()})
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_file", upload_file)
     return recorder
 
 
@@ -48,8 +55,15 @@ def test_the_verified_set_is_pushed_as_two_private_configs(tmp_path: Path, hub: 
     assert [(p["repo"], p["config_name"], p["private"]) for p in hub.pushes] == [
         (REPO, "default", True),
         (REPO, "metadata", True),
+        (REPO, "unverified", True),  # every row, verdicts included (issue 14)
     ]
-    default, metadata = (p["rows"] for p in hub.pushes)
+    default, metadata, unverified = (p["rows"] for p in hub.pushes)
+    assert len(unverified) == 36
+    # the card goes up last as the repo's README (issue 14: it used to be written after the push)
+    [card] = hub.cards
+    assert card["repo_id"] == REPO and card["path_in_repo"] == "README.md" and card["repo_type"] == "dataset"
+    assert card["text"] == (tmp_path / "run" / "output" / "README.md").read_text()
+    assert "config_name: unverified" in card["text"]
     written = pq.read_table(tmp_path / "run" / "output" / "metadata").to_pylist()
     assert metadata == written and len(metadata) == 28, "the verified rows only, as written locally"
     assert set(METADATA_COLUMNS) <= set(metadata[0])
@@ -78,4 +92,9 @@ def test_a_failed_push_keeps_the_written_set_and_a_rerun_only_pushes(
         "write": "ran",
         "card": "ran",
     }, "generation and verification are not paid for twice"
-    assert [(p["config_name"], p["private"]) for p in hub.pushes] == [("default", False), ("metadata", False)]
+    assert [(p["config_name"], p["private"]) for p in hub.pushes] == [
+        ("default", False),
+        ("metadata", False),
+        ("unverified", False),
+    ]
+    assert len(hub.cards) == 1
