@@ -118,12 +118,19 @@ def _timeline(go: Any, timeline: list[dict[str, Any]]) -> Any:
         go.Scatter(x=when, y=[r.get("cost_usd") or 0 for r in timeline], name="cost so far ($)"),
         secondary_y=False,
     )
-    fig.add_trace(
-        go.Scatter(
-            x=when, y=[r.get("rows_per_s") or 0 for r in timeline], name="rows/s", line={"dash": "dot"}
-        ),
-        secondary_y=True,
-    )
+    stages = dict.fromkeys(r.get("stage") for r in timeline if r.get("stage"))
+    for stage in stages:  # one throughput line per stage: rows of different stages are not alike
+        points = [(w, r.get("rows_per_s") or 0) for w, r in zip(when, timeline) if r.get("stage") == stage]
+        fig.add_trace(
+            go.Scatter(
+                x=[w for w, _ in points],
+                y=[v for _, v in points],
+                name=f"{stage} rows/s",
+                mode="lines+markers",
+                line={"dash": "dot"},
+            ),
+            secondary_y=True,
+        )
     fig.update_xaxes(title_text="time (UTC)")
     fig.update_yaxes(title_text="US dollars", secondary_y=False)
     fig.update_yaxes(title_text="rows per second", secondary_y=True)

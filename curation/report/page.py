@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from thoughtmill.curation.card import STAGE_COLUMNS
+from thoughtmill.curation.engine.progress import usd
 from thoughtmill.curation.report.data import RunData
 from thoughtmill.curation.report.figures import figures, plotly_modules
 
@@ -81,11 +82,11 @@ def _header(data: RunData) -> str:
     ]
     cost = data.cost
     if cost.get("total_cost_usd") is not None:
-        cards.append(("teacher cost", f"${cost['total_cost_usd']:.2f}"))
+        cards.append(("teacher cost", usd(cost["total_cost_usd"])))
         cards.append(("output tokens", f"{cost.get('output_tokens') or 0:,}"))
     if cost.get("not_sent_budget"):
         cards.append(
-            ("stopped by budget", f"${cost.get('budget_usd') or 0:.2f}: {cost['not_sent_budget']} unsent")
+            ("stopped by budget", f"{usd(cost.get('budget_usd') or 0)}: {cost['not_sent_budget']} unsent")
         )
     if data.teacher:
         cards.append(("teacher", data.teacher))
