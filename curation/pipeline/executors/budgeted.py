@@ -53,13 +53,14 @@ class BudgetedBackend(Backend):
         reserved = await self.budget.acquire(estimate)
         try:
             response = await self.inner.complete(request)
-        except RateLimited as exc:
-            pause = exc.retry_after if exc.retry_after is not None else self.config.retry.backoff_initial_s
-            await self.budget.cool_down(pause)
-            raise
-        except BaseException:
+        except Exception as exc:  # not cancellation: a cancelled run does not wait for the budget
+            if isinstance(exc, RateLimited):
+                pause = (
+                    exc.retry_after if exc.retry_after is not None else self.config.retry.backoff_initial_s
+                )
+                await self.budget.cool_down(pause)
             if reserved:
-                await self.budget.refund(reserved)  # nothing was used that we know of
+                await self.budget.refund(reserved)  # refused or failed: nothing used that we know of
             raise
         if reserved:
             used = response.usage.prompt_tokens + response.usage.completion_tokens
