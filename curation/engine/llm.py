@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -109,6 +110,9 @@ class LLM:
     # ------------------------------------------------------------------ running
     def __call__(self, data: Any, *, output_dir: str | Path | None = None) -> datasets.Dataset:
         """Run over a Dataset, a list of dicts or any iterable of dicts; return the results."""
+        batch = self.teacher.mode == "batch"
+        if batch and iter(data) is data:  # a one-shot iterator: batch mode reads the rows twice
+            data = list(data)
         rows, total = iter_rows(data)
         if total == 0:
             raise InputError(f"{self.name}: the input has no rows; nothing to generate")
@@ -126,6 +130,7 @@ class LLM:
             wait_for_lock=self.wait_for_lock,
             budget_usd=self.budget_usd,
             on_progress=self.on_progress,
+            batch_requests=(lambda: self._requests(data)) if batch else None,
         )
         self.last_run = engine
         seen = {"any": False}
@@ -194,6 +199,12 @@ class LLM:
             endpoint=self._endpoint_identity(),
             replay_key=replay_key,
         )
+
+    def _requests(self, data: Any) -> Iterator[Request]:
+        """Every row's request, in input order (what ``mode: batch`` sends before the rows run)."""
+        rows, _ = iter_rows(data)
+        for index, row in enumerate(rows):
+            yield self.build_request(index, row)
 
     def _endpoint_identity(self) -> str:
         """Computed once per run, not per row: for a replay teacher it stat()s the recording."""

@@ -24,12 +24,13 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Container, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 import datasets
 from thoughtmill.curation.engine.backends import Backend
+from thoughtmill.curation.engine.batch.flow import answer_by_batch
 from thoughtmill.curation.engine.budget import SpendingCap, check_budget
 from thoughtmill.curation.engine.cache import CacheWriter, ResponseCache
 from thoughtmill.curation.engine.config import TeacherConfig
@@ -76,6 +77,7 @@ class Engine:
         wait_for_lock: bool | float = False,
         budget_usd: float | None = None,
         on_progress: Listener | None = None,
+        batch_requests: Callable[[], Iterable[Request]] | None = None,
     ) -> None:
         self.teacher = teacher
         self.cache = ResponseCache(cache_dir)
@@ -89,6 +91,9 @@ class Engine:
         self.wait_for_lock = wait_for_lock
         self.budget_usd = check_budget(budget_usd)  # a hard cap on what the run's answers cost
         self.on_progress = on_progress  # told the counters on every progress tick
+        # mode: batch reads the run's requests once up front (the rows are read again for the output)
+        self.batch_requests = batch_requests
+        self.bought_in_batch: Container[str] = frozenset()  # cache keys this run's batch phase paid for
         self.stats = RunStats()
 
     # ------------------------------------------------------------------ public entry points
@@ -169,6 +174,8 @@ class Engine:
                 ticker = asyncio.create_task(_tick(progress))
                 self._cache_writer = CacheWriter(self.cache)
                 try:
+                    if self.teacher.mode == "batch":  # the uncached requests through the batch API first
+                        backend = await answer_by_batch(self, backend, validate)
                     await backend.start()
                     self._sender = Sender(
                         self.teacher, backend, self.stats, validate=validate, reject=self._reject
@@ -215,11 +222,13 @@ class Engine:
 
     async def _worker(self, work: Any) -> None:
         deliver = self._outcomes.deliver
+        batch_priced = self.teacher.mode == "batch"  # a batch teacher's cached answers were bought in batches
         try:
             for index, row, request, key, cached in work:
                 if cached is not None:
                     self.stats.cache_hits += 1
-                    self.stats.add_cached_usage(cached.usage, self.teacher.pricing)
+                    if key not in self.bought_in_batch:  # those were counted when this run's batch paid them
+                        self.stats.add_cached_usage(cached.usage, self.teacher.pricing, batch=batch_priced)
                     if self._fatal is None:
                         deliver(index, row, cached)
                     await self._yield_now_and_then()

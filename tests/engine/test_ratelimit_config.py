@@ -156,6 +156,6 @@ def test_a_key_of_another_provider_is_named_with_the_providers_keys():
     ):
         TeacherConfig.from_dict({"provider": "vllm", "model": "m", "base_urls": ["http://h/v1"]})
     with pytest.raises(
-        ConfigError, match=r"provider: unknown provider 'vlm' \(known providers: openai, replay, vllm"
+        ConfigError, match=r"provider: unknown provider 'vlm' \(known providers: anthropic, openai, replay, vllm"
     ):
         TeacherConfig.from_dict({"provider": "vlm", "model": "m"})

@@ -62,6 +62,7 @@ class BatchOutcome:
     submitted_batches: int = 0
     answered: int = 0
     unanswered: dict[str, str] = field(default_factory=dict)
+    bought: set[str] = field(default_factory=set)  # keys answered (and paid for) by this run's batches
 
     def summary(self) -> dict[str, Any]:
         """What ``RUN_DIR/batches/outcome.json`` says: counts, and the unanswered by reason."""
@@ -199,6 +200,7 @@ class BatchFlow:
             if why is None:
                 assert item.response is not None
                 answers.append((item.key, item.response))
+                self.outcome.bought.add(item.key)
                 if len(answers) >= _CHUNK:
                     self.cache.put_many(answers)
                     answers = []
@@ -277,6 +279,7 @@ async def answer_by_batch(engine: Engine, live: Backend, validate: ValidateFn | 
         )
     flow = BatchFlow(engine.teacher, engine.cache, engine.paths.root, engine.stats, validate=validate)
     outcome = await flow.run(engine.batch_requests())
+    engine.bought_in_batch = outcome.bought
     log.info(
         "%s: batch phase done: %d spooled, %d batch(es) submitted, %d answered, %d left (%s)",
         engine.label,
