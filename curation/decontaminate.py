@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,8 +267,11 @@ def decontaminate(
     bands: int = BANDS,
     rows: int = ROWS,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[datasets.Dataset, DecontaminationStats]:
-    """Drop rows of ``ds`` matching any benchmark text (see ``load_benchmarks``); return kept rows + counts."""
+    """Drop rows of ``ds`` matching any benchmark text (see ``load_benchmarks``); return kept rows + counts.
+
+    ``progress(done, total)`` is told the rows checked so far."""
     if method not in METHODS:
         raise ConfigError(f"decontamination method must be one of {METHODS}, got {method!r}")
     if not 0 < threshold <= 100:
@@ -308,6 +311,8 @@ def decontaminate(
             stats.by_benchmark[name] += int(hit.sum())
             contaminated[start : start + len(texts)] |= hit
         start += len(texts)
+        if progress is not None:
+            progress(start, len(ds))
     keep = np.flatnonzero(~contaminated)
     stats.dropped = int(contaminated.sum())
     stats.kept = len(keep)

@@ -50,6 +50,7 @@ from thoughtmill.curation.similarity import (
 )
 
 log = logging.getLogger(__name__)
+ProgressFn = Callable[[int, int], None]  # told (rows done, rows in all) as the work goes
 
 #: Buckets larger than this are split by further bands, then verified as a block (in tiles).
 MAX_PAIR_BUCKET = 64
@@ -303,6 +304,7 @@ def _signatures_by_chunk(
     rows: int,
     shingle: int,
     seed: int,
+    progress: ProgressFn | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Band keys, normalised lengths and exact-text digests, ``_CHUNK_ROWS`` normalised texts at a time.
 
@@ -323,6 +325,8 @@ def _signatures_by_chunk(
         lengths[start:stop] = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
         digests[start:stop] = _digests(texts)
         start = stop
+        if progress is not None:
+            progress(stop, n)
     return keys, lengths, digests
 
 
@@ -418,6 +422,7 @@ def deduplicate(
     source: str | Path | None = None,
     shards: int = 1,
     map_shards: MapShards | None = None,
+    progress: ProgressFn | None = None,
 ) -> tuple[datasets.Dataset, DedupStats]:
     """Drop exact and near-duplicate rows of ``column``; keep the first of each group, in row order.
 
@@ -425,6 +430,7 @@ def deduplicate(
     few hundred bytes of keys; texts are read in chunks and fetched per batch of candidate pairs.
     With ``source`` (where ``ds`` is saved), ``shards`` > 1 and ``map_shards`` (an executor's ``map``),
     the signatures are computed per shard of rows by the executor, then merged: the same result.
+    ``progress(done, total)`` is told the rows signed so far.
     """
     if not 0 < threshold <= 100:
         raise ConfigError(f"dedup threshold must be in (0, 100], got {threshold}")
@@ -442,7 +448,11 @@ def deduplicate(
             source, len(ds), shards, map_shards, column, group_codes, bands, rows, shingle, seed
         )
     else:
-        keys, lengths, digests = _signatures_by_chunk(ds, column, group_codes, bands, rows, shingle, seed)
+        keys, lengths, digests = _signatures_by_chunk(
+            ds, column, group_codes, bands, rows, shingle, seed, progress
+        )
+    if progress is not None:
+        progress(len(ds), len(ds))
     unique_rows = _first_occurrence(digests, group_codes)
     del digests
     stats.exact_duplicates = len(ds) - len(unique_rows)

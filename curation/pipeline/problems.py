@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ class DedupStage(Stage):
         kept, stats = deduplicate(
             ds, self.config.column, threshold=self.config.threshold, by=self.config.by,
             source=input_path, shards=self.ctx.executor.shards, map_shards=self.ctx.executor.map,
+            progress=heartbeat_progress(self),
         )  # fmt: skip
         path = save_dataset(kept, self.dir / "dataset")
         return path, {"rows": len(kept), "stats": stats.to_dict(), "counts": counts_by_group(kept)}
@@ -90,6 +92,7 @@ class DecontaminateStage(Stage):
             method=self.config.method,
             threshold=self.config.threshold,
             ngram=self.config.ngram,
+            progress=heartbeat_progress(self),
         )
         if len(kept) == 0:
             raise InputError("decontaminate: every problem matched a benchmark; nothing left to generate")
@@ -102,3 +105,8 @@ def check_text_files(path: str) -> None:
     if Path(path).exists():
         for file in data_files(Path(path)):
             check_utf8(file, InputError)
+
+
+def heartbeat_progress(stage: Stage) -> Callable[[int, int], None]:
+    """A ``(done, total)`` callback that feeds a stage's progress to the run's heartbeat."""
+    return lambda done, total: stage.ctx.run.heartbeat.stage_progress(stage.name, done, total)
