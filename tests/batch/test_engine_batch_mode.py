@@ -67,3 +67,19 @@ def test_a_provider_without_a_batch_api_is_refused_by_name(tmp_path, key):
         ConfigError, match=r"mode: batch is not available for provider 'replay'.*anthropic, openai"
     ):
         Echo(teacher, working_dir=tmp_path, progress=False)([{"q": "x"}])
+
+
+def test_budget_usd_caps_what_is_submitted_in_batches(openai_server, key, tmp_path):
+    # first guess per request at the batch price: (prompt ~8 tokens * $2 + 256 max_tokens * $8) / 1e6 / 2
+    llm = Solve(
+        openai_teacher(openai_server, retry_failed="none"),
+        working_dir=tmp_path,
+        progress=False,
+        budget_usd=0.005,
+    )
+    out = llm(problems(20))
+    submitted = openai_server.stats["batch_requests"]
+    assert 0 < submitted < 20 and len(out) == submitted
+    assert llm.stats["cost_usd"] <= 0.005
+    failures = [json.loads(line) for line in llm.last_run.paths.failures.read_text().splitlines()]
+    assert len(failures) == 20 - submitted and all("budget_usd" in f["error"] for f in failures)

@@ -22,7 +22,7 @@ import itertools
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,12 +33,14 @@ from thoughtmill.curation.engine.batch.ledger import Ledger, SpoolRecord
 from thoughtmill.curation.engine.batch.leftovers import BatchLeftovers
 from thoughtmill.curation.engine.batch.registry import make_batch_client
 from thoughtmill.curation.engine.batch.spool import custom_ids, read_lines, spool_lines, spool_requests
+from thoughtmill.curation.engine.budget import SpendingCap
 from thoughtmill.curation.engine.cache import ResponseCache
 from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.engine.errors import InvalidStructuredOutput, RetryableError
 from thoughtmill.curation.engine.progress import RunStats
 from thoughtmill.curation.engine.request import Request, Response
 from thoughtmill.curation.engine.run_files import write_summary
+from thoughtmill.curation.engine.tokens import TokenEstimator
 from thoughtmill.curation.errors import ConfigError, CurationError
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ _CHUNK = 256  # keys looked up / answers committed at once
 _SUBMIT_ATTEMPTS = 5
 
 ValidateFn = Callable[[Response], None]
+BUDGET_REASON = "budget: not submitted, its estimated cost would have crossed budget_usd"
 
 
 @dataclass
@@ -88,6 +91,7 @@ class BatchFlow:
         *,
         validate: ValidateFn | None = None,
         client: BatchClient | None = None,
+        budget_usd: float | None = None,
     ) -> None:
         self.teacher = teacher
         self.options = teacher.batch
@@ -97,6 +101,7 @@ class BatchFlow:
         self.client = client or make_batch_client(teacher)
         self.ledger = Ledger(Path(run_dir) / BATCH_DIR)
         self.outcome = BatchOutcome()
+        self.budget = _BatchBudget(budget_usd, teacher, stats) if budget_usd is not None else None
 
     async def run(self, requests: Iterable[Request]) -> BatchOutcome:
         await self.client.start()
@@ -134,10 +139,16 @@ class BatchFlow:
                 return
             if not chunk:
                 return
-            cached = self.cache.index.lookup([key for key, _ in chunk])
+            keys = [key for key, _ in chunk]
+            cached = (
+                self.cache.index.lookup(keys) if self.budget is None else self.budget.cached(self.cache, keys)
+            )
             for key, request in chunk:
                 if key not in cached and key not in seen:
                     seen.add(key)
+                    if self.budget is not None and not self.budget.admit(request):
+                        self.outcome.unanswered[key] = BUDGET_REASON
+                        continue
                     yield key, request
 
     async def _submit_all(self) -> None:
@@ -277,7 +288,14 @@ async def answer_by_batch(engine: Engine, live: Backend, validate: ValidateFn | 
             f"teacher '{engine.teacher.label}' has mode: batch, but this engine run was not given its requests "
             "up front (run it through LLM, which does)"
         )
-    flow = BatchFlow(engine.teacher, engine.cache, engine.paths.root, engine.stats, validate=validate)
+    flow = BatchFlow(
+        engine.teacher,
+        engine.cache,
+        engine.paths.root,
+        engine.stats,
+        validate=validate,
+        budget_usd=engine.budget_usd,
+    )
     outcome = await flow.run(engine.batch_requests())
     engine.bought_in_batch = outcome.bought
     log.info(
@@ -290,3 +308,34 @@ async def answer_by_batch(engine: Engine, live: Backend, validate: ValidateFn | 
         engine.teacher.batch.retry_failed,
     )
     return BatchLeftovers(live, outcome.unanswered)
+
+
+class _BatchBudget:
+    """``budget_usd`` for what is submitted: a request is spooled only while what the run's answers
+    cost (the cached ones, at the batch price) plus the estimates of what is spooled fits the cap.
+
+    The estimate is the engine's first guess (the prompt plus ``max_tokens`` of output), at the
+    batch price; once one request does not fit, nothing more is spooled.
+    """
+
+    def __init__(self, limit: float, teacher: TeacherConfig, stats: RunStats) -> None:
+        self.limit = limit
+        self.pricing = teacher.pricing
+        self.guess = SpendingCap(limit, teacher.pricing, RunStats(), TokenEstimator(teacher.tokenizer))
+        self.spent = 0.0  # cached answers' cost + estimates of what is spooled
+        self.closed = False
+
+    def cached(self, cache: ResponseCache, keys: list[str]) -> Container[str]:
+        """The keys with a cached answer, their cost counted toward the cap."""
+        found = cache.get_many(keys)
+        self.spent += sum(self.pricing.usage_cost(r.usage, batch=True) for r in found.values())
+        return found
+
+    def admit(self, request: Request) -> bool:
+        if not self.closed:
+            cost = self.guess.estimate(request) * (1.0 - self.pricing.batch_discount)
+            if self.spent + cost <= self.limit:
+                self.spent += cost
+                return True
+            self.closed = True
+        return False
