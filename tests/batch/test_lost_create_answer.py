@@ -62,3 +62,16 @@ def test_two_anthropic_batches_that_could_be_the_lost_one_stop_the_run(anthropic
     with pytest.raises(CurationError, match="2 recent batches could be it"):
         run_flow(teacher, problems(4), tmp_path / "b")
     assert anthropic_server.stats["batches_created"] == 2  # nothing paid twice
+
+
+def test_a_damaged_ledger_line_in_the_middle_is_an_error_naming_the_file_and_line(
+    openai_server, key, tmp_path
+):
+    teacher = openai_teacher(openai_server)
+    run_flow(teacher, problems(3), tmp_path)
+    ledger = tmp_path / "runs/Solve/batches/ledger.jsonl"
+    lines = ledger.read_text().splitlines()
+    lines[1] = "garbage"
+    ledger.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CurationError, match=r"ledger.jsonl, line 2: unreadable event"):
+        run_flow(teacher, problems(3), tmp_path)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from thoughtmill.curation.errors import CurationError
+
 log = logging.getLogger("thoughtmill.engine")
 
 LEDGER_FILE = "ledger.jsonl"
@@ -75,8 +77,9 @@ class Ledger:
                 event = json.loads(line)
                 self._apply(event)
             except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(
-                    f"batch ledger {self.path}, line {number}: unreadable event ({exc})"
+                raise CurationError(
+                    f"batch ledger {self.path}, line {number}: unreadable event ({exc}); it lists the batches "
+                    "this run directory paid for: repair the line rather than delete the file"
                 ) from exc
 
     def _apply(self, event: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from thoughtmill.curation.engine.batch.ledger import Ledger, SpoolRecord
 from thoughtmill.curation.engine.request import Request
+from thoughtmill.curation.errors import CurationError
 
 LineFn = Callable[[str, Request], dict[str, Any]]  # (cache key, request) -> the provider's line
 
@@ -47,8 +48,8 @@ def spool_lines(lines: Iterable[bytes], limits: Limits, ledger: Ledger, round: i
     current: _Writer | None = None
     for data in lines:
         if len(data) > limits.bytes:
-            raise ValueError(
-                f"one batch request is {len(data)} bytes, over the batch limit of {limits.bytes}"
+            raise CurationError(
+                f"one batch request is {len(data)} bytes, over the batch limit of {limits.bytes} (batch.max_bytes)"
             )
         if current is not None and (
             current.count >= limits.requests or current.size + len(data) > limits.bytes
