@@ -18,6 +18,8 @@ def test_uncached_requests_go_through_one_batch_and_a_live_run_reuses_them(opena
     assert outcome.spooled == 12 and outcome.answered == 12 and not outcome.unanswered
     assert openai_server.stats["uploads"] == 1 and openai_server.stats["batches_created"] == 1
     assert openai_server.stats["batch_requests"] == 12
+    # polled through every status to the end, and not once after
+    assert openai_server.history("batch_0001") == ["validating", "in_progress", "finalizing", "completed"]
     live = Solve(teacher.model_copy(update={"mode": "live"}), working_dir=tmp_path, progress=False)
     out = live(problems(12))
     assert openai_server.stats["live_requests"] == 0  # every answer came from the cache, same keys

@@ -163,6 +163,7 @@ class FakeBatchOpenAI(ThreadedApp):
             "metadata": body.get("metadata"),
             "_lines": lines,
             "_step": 0,
+            "_history": ["validating"],  # every status a poll answered, after the create's own
         }
         self.stats["batches_created"] += 1
         self.stats["batch_requests"] += len(lines)
@@ -203,7 +204,12 @@ class FakeBatchOpenAI(ThreadedApp):
                 batch["status"] = STEPS[batch["_step"]]
             else:
                 self._finish(batch)
+        batch["_history"].append(batch["status"])
         return web.json_response(self._public(batch["id"]))
+
+    def history(self, batch_id: str) -> list[str]:
+        """The statuses the client saw: the create's answer, then one per poll."""
+        return list(self.batches[batch_id]["_history"])
 
     def _finish(self, batch: dict[str, Any]) -> None:
         problems = [
