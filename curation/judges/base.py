@@ -7,11 +7,12 @@ verdict recorded in the journal stays valid when the generated set is rebuilt in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from thoughtmill.curation.engine.backends import Backend
 from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.schema import PROBLEM_COLUMNS
 
@@ -38,6 +39,8 @@ class Judgement:
 
 
 Rows = Iterable[dict[str, Any]]
+#: how a judge's engine reaches a teacher: a backend to use, or None for the engine's own
+BackendFor = Callable[[TeacherConfig], Backend | None]
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class JudgeResources:
     teacher: TeacherConfig | None = None
     cache_root: Path | None = None
     work_dir: Path | None = None
+    #: the backend a judge's engine uses for its teacher (None: the engine's own); a sharded run hands
+    #: one drawing from the budget every shard shares
+    backend_for: BackendFor | None = None
 
 
 class Judge:

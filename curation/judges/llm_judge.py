@@ -12,9 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel
 from thoughtmill.curation.engine import LLM
+from thoughtmill.curation.engine.backends import Backend
 from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.errors import InputError
-from thoughtmill.curation.judges.base import Judge, Judgement, JudgeResources, Rows, short
+from thoughtmill.curation.judges.base import BackendFor, Judge, Judgement, JudgeResources, Rows, short
 
 JUDGE_SYSTEM_PROMPT = (
     "You are a strict grader. You compare a candidate's final answer with a reference answer and decide "
@@ -56,6 +57,7 @@ def run_llm_judge(
     output_dir: Path,
     name: str,
     extra: dict[str, Any] | None = None,
+    backend: Backend | None = None,
 ) -> Iterator[tuple[str, Judgement]]:
     """Judge ``rows``; a row whose judge call failed gets a ``judge_failed`` verdict marked for retry."""
     asked: set[str] = set()
@@ -67,7 +69,7 @@ def run_llm_judge(
                 k: row.get(k) or "" for k in ("_key", "problem", "ground_truth_solution", "deepseek_solution")
             }
 
-    judge = AnswerJudge(teacher, working_dir=cache_root, name=name, progress=False)
+    judge = AnswerJudge(teacher, working_dir=cache_root, name=name, progress=False, backend=backend)
     try:
         result = judge(feed(), output_dir=output_dir)
     except InputError:
@@ -96,15 +98,23 @@ class TeacherJudge(Judge):
         *,
         cache_root: Path | None,
         work_dir: Path | None,
+        backend_for: BackendFor | None = None,
     ) -> None:
         self.config = config
         self.teacher = judge_teacher
         self.cache_root = cache_root
         self.work_dir = work_dir
+        self.backend_for = backend_for
 
     @classmethod
     def build(cls, config: Any, resources: JudgeResources) -> TeacherJudge:
-        return cls(config, resources.teacher, cache_root=resources.cache_root, work_dir=resources.work_dir)
+        return cls(
+            config,
+            resources.teacher,
+            cache_root=resources.cache_root,
+            work_dir=resources.work_dir,
+            backend_for=resources.backend_for,
+        )
 
     def llm_judge(
         self, rows: Rows, extra: dict[str, dict[str, Any]] | None = None
@@ -120,4 +130,5 @@ class TeacherJudge(Judge):
             output_dir=self.work_dir / name,
             name=name,
             extra=extra,
+            backend=self.backend_for(self.teacher) if self.backend_for else None,
         )

@@ -21,6 +21,7 @@ from datasets.arrow_writer import ArrowWriter
 from thoughtmill.curation.datasets_io import read_batches
 from thoughtmill.curation.errors import InputError
 from thoughtmill.curation.judges import DOMAINS, JUDGE_COLUMNS, Judge, Judgement, JudgeResources
+from thoughtmill.curation.judges.base import BackendFor
 from thoughtmill.curation.pipeline.config import VerifyConfig
 from thoughtmill.curation.pipeline.counts import counts_by_group, counts_per_domain, value_counts
 from thoughtmill.curation.pipeline.journal import Journal
@@ -76,7 +77,12 @@ class VerifyStage(Stage):
             done = journal.final_keys()
             resumed = len(done)
             self._judge_truncated(ds, journal, done)
-            judges = make_judges(self.config, cache_root=self.ctx.run.cache_root, work_dir=self.dir)
+            judges = make_judges(
+                self.config,
+                cache_root=self.ctx.run.cache_root,
+                work_dir=self.dir,
+                backend_for=self.ctx.backend_for,
+            )
             judged, beat = len(done), self.ctx.run.heartbeat  # progress: status, plain lines off a TTY
             for domain, n in value_counts(ds, "domain").items():
                 self.ctx.echo(f"  verify {domain}: {n} rows")
@@ -170,13 +176,21 @@ class VerifyStage(Stage):
         return datasets.Dataset.from_file(str(target)), to_retry[0]
 
 
-def make_judges(config: VerifyConfig, *, cache_root: Path, work_dir: Path) -> dict[str, Judge]:
+def make_judges(
+    config: VerifyConfig,
+    *,
+    cache_root: Path,
+    work_dir: Path,
+    backend_for: BackendFor | None = None,
+) -> dict[str, Judge]:
     """One judge per registered domain, with its judge teacher loaded when its config names one."""
     judges: dict[str, Judge] = {}
     for name, section in config.sections().items():
         spec = getattr(section, "judge_teacher", None)
         teacher = resolve_teacher(spec, f"stages.verify.{name}.judge_teacher") if spec is not None else None
-        resources = JudgeResources(teacher=teacher, cache_root=cache_root, work_dir=work_dir)
+        resources = JudgeResources(
+            teacher=teacher, cache_root=cache_root, work_dir=work_dir, backend_for=backend_for
+        )
         judges[name] = DOMAINS[name].judge.build(section, resources)
     return judges
 

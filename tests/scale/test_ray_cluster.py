@@ -168,6 +168,19 @@ def test_a_pipeline_on_the_cluster_holds_the_teacher_limit_across_ranks(tmp_path
     assert report["generate"]["seconds"] >= 9.5
 
 
+def test_the_judge_teacher_limit_is_held_across_ranks_too(tmp_path, ray_cluster):
+    """The same for the verify stage's judge model: 200 judge calls from 2 ranks at 600/min."""
+    source = write_math_source(tmp_path / "math.jsonl", 200)
+    with FakeTeacher(script=GEN_SCRIPT) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
+        config = math_config(
+            tmp_path, source, gen.base_url, judge.base_url, executor={"name": "ray", "shards": 2}
+        )
+        config.stages.verify.math.judge_teacher["requests_per_minute"] = 600
+        report = run_pipeline(config, until="verify", echo=quiet)
+        assert judge.stats()["requests"] == 200
+    assert report["verify"]["seconds"] >= 9.5
+
+
 def test_one_budget_actor_holds_every_rank_to_the_teacher_limit(tmp_path, ray_cluster):
     """Two Ray tasks draw 75 requests each from the teacher's 600/min budget (a 100-request burst):
     the 50 past the burst wait for the refill (5 s), as one process would."""
