@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from thoughtmill.curation.pipeline.config import load_config
-from thoughtmill.curation.pipeline.heartbeat import read_progress
+from thoughtmill.curation.pipeline.heartbeat import PROGRESS_FILE, read_progress
 from thoughtmill.curation.pipeline.rundir import RunDir
 from thoughtmill.curation.pipeline.runner import run_status
 
@@ -34,6 +34,10 @@ def status_view(run_dir: str | Path) -> dict[str, Any]:
         for key in ("in_flight", "retries", "rate_limited", "failures", "cache_hits"):
             if beat.get(key) is not None:
                 entry[key] = beat[key]
+        shards = shard_progress(run, name)
+        if shards and entry["done"] is None:  # a sharded stage: its shards beat in their own folders
+            entry.update(shards)
+            beat = {**beat, "cost_usd": shards["cost_usd"]}
         if row["state"] == "not started":
             entry["state"] = _unfinished_state(beat.get("state"), alive, bool(engine))
         stage_cost = beat.get("total_cost_usd", beat.get("cost_usd")) or 0.0
@@ -48,6 +52,24 @@ def status_view(run_dir: str | Path) -> dict[str, Any]:
             cost += stage_cost
         stages.append(entry)
     return {"run_dir": str(run.root), "run": progress, "stages": stages, "cost_usd": round(cost, 6)}
+
+
+def shard_progress(run: RunDir, stage: str) -> dict[str, Any] | None:
+    """A sharded stage's progress: its shards' heartbeats (``<stage>/shards/*/progress.json``) added up."""
+    totals: dict[str, Any] = {"done": 0, "total": 0, "cost_usd": 0.0, "shards": 0, "shards_running": 0}
+    for path in sorted((run.stage_dir(stage) / "shards").glob(f"*/{PROGRESS_FILE}")):
+        state = read_progress(path.parent)
+        if state is None:
+            continue
+        part = state.get("stages", {}).get(stage) or {}
+        done, total = int(part.get("done") or 0), int(part.get("total") or 0)
+        busy = state.get("status") == "running" and state.get("alive") and (not total or done < total)
+        totals["shards"] += 1
+        totals["shards_running"] += int(bool(busy))
+        totals["done"] += done
+        totals["total"] += total
+        totals["cost_usd"] += float(part.get("total_cost_usd", part.get("cost_usd")) or 0.0)
+    return totals if totals["shards"] else None
 
 
 def _unfinished_state(beat_state: str | None, alive: bool, has_engine_work: bool) -> str:
@@ -115,6 +137,8 @@ def _stage_line(stage: dict[str, Any]) -> str:
         parts.append(f"{rows} rows" if rows is not None else "no row count")
         parts.append(f"{stage.get('seconds') or 0:.1f}s")
         parts.append(str(stage["finished_at"]))
+    if stage.get("shards"):
+        parts.append(f"{stage['shards']} shard(s) started, {stage['shards_running']} running")
     if state == "running" and stage.get("in_flight"):
         parts.append(f"{stage['in_flight']} in flight")
     for key, label in (("retries", "retries"), ("rate_limited", "429s"), ("failures", "failed")):

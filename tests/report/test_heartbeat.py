@@ -121,3 +121,25 @@ def test_status_watch_follows_a_live_run_to_its_end_and_shows_a_killed_one_once(
         job.wait()
     watched = _watch(tmp_path / "again")
     assert watched.returncode == 0 and watched.stdout.count("run: interrupted") == 1
+
+
+def test_status_adds_up_the_shards_of_a_sharded_stage(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    job = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "report" / "run_job.py"), str(DEMO), str(run_dir),
+         "executor.name=local", "executor.shards=2"],
+        env={**os.environ, EVERY_S_ENV: "0"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    first_shard = run_dir / "verify" / "shards" / "00000-of-00002" / "progress.json"
+    try:
+        _wait_for(first_shard, lambda s: (s["stages"].get("verify") or {}).get("done", 0) >= 2)
+        job.send_signal(signal.SIGKILL)
+        job.wait(30)
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
+    verify = next(s for s in status_view(run_dir)["stages"] if s["stage"] == "verify")
+    assert verify["state"] == "interrupted" and verify["shards"] >= 1 and verify["shards_running"] == 0
+    assert 2 <= verify["done"] <= verify["total"] <= 36
+    assert "shard(s) started, 0 running" in "\n".join(format_status(status_view(run_dir)))
