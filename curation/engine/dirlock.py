@@ -135,7 +135,7 @@ class DirectoryLock:
 
     def _busy_message(self, waited: float) -> str:
         holder = _read_holder(self.path)
-        if holder and not _alive(holder.get("pid")):
+        if holder and not pid_alive(holder.get("pid")):
             holder = {}  # written by a holder that died: the lock is held by processes that share it
         if holder.get("pid") == os.getpid():
             who = f"this process (pid {os.getpid()}: {holder.get('purpose', '?')})"
@@ -164,7 +164,8 @@ class DirectoryLock:
         os.pwrite(fd, data, 0)
 
 
-def _alive(pid: Any) -> bool:
+def pid_alive(pid: Any) -> bool:
+    """Whether a process of this id runs on this machine (owned by anyone)."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from thoughtmill.curation.engine.dirlock import pid_alive
 from thoughtmill.curation.pipeline.atomic import atomic_write
 
 PROGRESS_FILE = "progress.json"
@@ -195,7 +196,7 @@ def read_progress(root: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(state, dict):
         return None
-    alive = state.get("host") == socket.gethostname() and _pid_alive(state.get("pid"))
+    alive = state.get("host") == socket.gethostname() and pid_alive(state.get("pid"))
     state["alive"] = alive
     if state.get("status") == "running" and not alive and state.get("host") == socket.gethostname():
         state["status"] = "interrupted"
@@ -205,15 +206,3 @@ def read_progress(root: Path) -> dict[str, Any] | None:
             "message": f"process {state.get('pid')} ended without saying why (killed?)",
         }
     return state
-
-
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -6,21 +6,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from thoughtmill.curation.errors import CurationError
-from thoughtmill.curation.pipeline.heartbeat import EVERY_S_ENV
 from thoughtmill.curation.pipeline.runner import run_pipeline
 from thoughtmill.curation.pipeline.status import format_status, status_view
 
 from tests.pipeline.helpers import SCRIPT, http_config
-from tests.report.conftest import ROOT
-from tests.report.test_heartbeat import _wait_for
+from tests.report.jobs import kill, pipeline_job, wait_for
 from tests.support.fake_teacher import FakeTeacher
 
 pytestmark = pytest.mark.slow
@@ -46,26 +40,13 @@ def test_status_of_a_run_killed_mid_generation(tmp_path: Path, teacher: FakeTeac
     config = http_config(tmp_path, teacher.base_url, max_concurrency=1, pricing=PRICING)
     config_file = tmp_path / "pipeline.yaml"
     config_file.write_text(config.to_yaml())
-    job = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "report" / "run_job.py"), str(config_file), config.run_dir],
-        env={**os.environ, EVERY_S_ENV: "0"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     run_dir = Path(config.run_dir)
-    try:
-        _wait_for(
-            run_dir / "progress.json", lambda s: (s["stages"].get("generate") or {}).get("done", 0) >= 2
-        )
+    with pipeline_job(config_file, run_dir) as job:
+        wait_for(run_dir / "progress.json", lambda s: (s["stages"].get("generate") or {}).get("done", 0) >= 2)
         live = status_view(run_dir)
         generate = next(s for s in live["stages"] if s["stage"] == "generate")
         assert generate["state"] == "running" and generate["total"] == 6 and live["cost_usd"] > 0
-        job.send_signal(signal.SIGKILL)
-        job.wait(30)
-    finally:
-        if job.poll() is None:
-            job.kill()
-            job.wait()
+        kill(job)
     view = status_view(run_dir)
     generate = next(s for s in view["stages"] if s["stage"] == "generate")
     assert generate["state"] == "interrupted" and 2 <= generate["done"] < 6
