@@ -11,7 +11,12 @@ from thoughtmill.execution.batch import run_batch
 from thoughtmill.execution.compare import LENIENT, STRICT
 from thoughtmill.execution.errors import ExecutionError, SandboxUnavailable, TestCaseError
 from thoughtmill.execution.judge import run_tests
-from thoughtmill.execution.sandbox import IsolationWarning, WeakIsolationRefused, sandbox_report
+from thoughtmill.execution.sandbox import (
+    IsolationWarning,
+    WeakIsolationRefused,
+    require_isolation,
+    sandbox_report,
+)
 from thoughtmill.execution.testcases import TestSpec, parse_test_cases
 from thoughtmill.execution.types import Limits, Status, Verdict
 
@@ -28,6 +33,7 @@ __all__ = [
     "Verdict",
     "WeakIsolationRefused",
     "parse_test_cases",
+    "require_isolation",
     "run_batch",
     "run_tests",
     "sandbox_report",

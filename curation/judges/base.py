@@ -68,6 +68,11 @@ class Judge:
         """The judge for one run (judges that need no teacher or files take only their config)."""
         return cls(config)  # type: ignore[call-arg]
 
+    @classmethod
+    def preflight(cls, config: Any) -> None:
+        """Raise if this judge cannot run here, checked when a run starts, before anything is paid for
+        (the code judge: real isolation for untrusted code). Most judges need nothing."""
+
     def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
         raise NotImplementedError
 

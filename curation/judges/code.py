@@ -72,6 +72,14 @@ class CodeJudge(Judge):
     def __init__(self, config: CodeJudgeConfig) -> None:
         self.config = config
 
+    @classmethod
+    def preflight(cls, config: CodeJudgeConfig) -> None:
+        """Refuse at the start of a run, not after generation is paid for, where untrusted code could
+        not be isolated and the user did not opt in with ``unsafe_weak_isolation``."""
+        from thoughtmill.execution import require_isolation
+
+        require_isolation(config.unsafe_weak_isolation)
+
     def judge(self, rows: Rows) -> Iterator[tuple[str, Judgement]]:
         from thoughtmill.execution import Limits, run_batch
 

@@ -398,6 +398,19 @@ class PipelineConfig(StrictModel):
         for where, spec in self.teachers().items():
             check_credentials(resolve_teacher(spec, where), where)
 
+    def check_judges_can_run(self) -> None:
+        """Each judge the configured sources will need can run here (``Judge.preflight``): checked when
+        a run that reaches verify starts, so a host that cannot isolate code fails before generation."""
+        verify = self.stages.verify
+        for domain in self.source_domains():
+            if domain in DOMAINS:
+                DOMAINS[domain].judge.preflight(verify.section(domain))
+
+    def source_domains(self) -> list[str]:
+        """The domains the configured sources produce (a registered source declares its domain)."""
+        found = (getattr(SOURCES.get(spec.name), "domain", None) for spec in self.stages.sources.sources)
+        return list(dict.fromkeys(d for d in found if d))
+
     def judge_teachers(self) -> dict[str, TeacherSpec]:
         """Every judge teacher the verify stage will use, by its config field."""
         return {

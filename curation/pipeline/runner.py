@@ -72,6 +72,8 @@ def _run_pipeline(
         if name not in STAGES:
             raise ConfigError(f"unknown stage {name!r}; expected one of {list(STAGES)}")
     config.check_credentials()
+    if until is None or STAGE_ORDER.index(until) >= STAGE_ORDER.index("verify"):
+        config.check_judges_can_run()
     run = RunDir(config)
     run.write_config()
     executor = make_executor(config.executor.name, **config.executor.options())

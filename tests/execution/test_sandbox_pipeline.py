@@ -2,7 +2,7 @@
 
 The offline demo run (recorded teacher answers, code problems included) on a host where only the
 ``rlimits`` layer works (forced here): without the opt-in the command fails with the sandbox's own
-message and no traceback; with ``--unsafe-weak-isolation`` or the config key it completes.
+message and no traceback, when the run starts (before anything is paid for); with ``--unsafe-weak-isolation`` or the config key it completes.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ def test_pipeline_needs_real_isolation_or_the_unsafe_opt_in(opt_in: str | None, 
         assert "error: refusing to run untrusted code" in res.stderr, res.stderr[-3000:]
         assert "bubblewrap" in res.stderr and "--unsafe-weak-isolation" in res.stderr
         assert "Traceback" not in res.stderr
+        # refused when the run starts, before any teacher answer is bought or any stage runs
+        assert "[sources]" not in res.stdout and "[generate]" not in res.stdout, res.stdout[-2000:]
+        assert not (tmp_path / "run" / "generate").exists()
     else:
         assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
         assert "falling back to the 'rlimits' layer" in res.stderr
