@@ -14,6 +14,8 @@ The cap holds to within how much the answers in flight differ from that mean.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from thoughtmill.curation.engine.config import Pricing
 from thoughtmill.curation.engine.progress import RunStats
 from thoughtmill.curation.engine.request import Request, Usage
@@ -21,6 +23,18 @@ from thoughtmill.curation.engine.tokens import TokenEstimator
 
 #: output tokens assumed for a request with no max_tokens before any answer has been seen
 FIRST_GUESS_OUTPUT_TOKENS = 8192
+
+
+@dataclass
+class RunBudget:
+    """One cap shared by the calls of a run made one after another (generation, then each judge):
+    each call may spend what is left, and adds what its answers cost when it is done."""
+
+    limit_usd: float
+    spent_usd: float = 0.0
+
+    def remaining(self) -> float:
+        return max(0.0, self.limit_usd - self.spent_usd)
 
 
 def check_budget(value: float | None) -> float | None:

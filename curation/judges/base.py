@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from thoughtmill.curation.engine.backends import Backend
+from thoughtmill.curation.engine.budget import RunBudget
 from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.schema import PROBLEM_COLUMNS
 
@@ -54,6 +55,8 @@ class JudgeResources:
     #: the backend a judge's engine uses for its teacher (None: the engine's own); a sharded run hands
     #: one drawing from the budget every shard shares
     backend_for: BackendFor | None = None
+    #: the run's budget_usd, shared by its LLM judges one after another (None: no cap)
+    budget: RunBudget | None = None
 
 
 class Judge:

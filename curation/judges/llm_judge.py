@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from thoughtmill.curation.engine import LLM
 from thoughtmill.curation.engine.backends import Backend
+from thoughtmill.curation.engine.budget import RunBudget
 from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.errors import InputError
 from thoughtmill.curation.judges.base import BackendFor, Judge, Judgement, JudgeResources, Rows, short
@@ -58,8 +59,10 @@ def run_llm_judge(
     name: str,
     extra: dict[str, Any] | None = None,
     backend: Backend | None = None,
+    budget: RunBudget | None = None,
 ) -> Iterator[tuple[str, Judgement]]:
-    """Judge ``rows``; a row whose judge call failed gets a ``judge_failed`` verdict marked for retry."""
+    """Judge ``rows``; a row whose judge call failed (or was not sent: the run's budget) gets a
+    ``judge_failed`` verdict marked for retry."""
     asked: set[str] = set()
 
     def feed() -> Iterator[dict[str, Any]]:
@@ -69,7 +72,14 @@ def run_llm_judge(
                 k: row.get(k) or "" for k in ("_key", "problem", "ground_truth_solution", "deepseek_solution")
             }
 
-    judge = AnswerJudge(teacher, working_dir=cache_root, name=name, progress=False, backend=backend)
+    judge = AnswerJudge(
+        teacher,
+        working_dir=cache_root,
+        name=name,
+        progress=False,
+        backend=backend,
+        budget_usd=budget.remaining() if budget is not None else None,
+    )
     try:
         result = judge(feed(), output_dir=output_dir)
     except InputError:
@@ -82,9 +92,18 @@ def run_llm_judge(
             answered.add(key)
             detail = {"judge": teacher.label, "reasoning": short(reasoning), **(extra or {}).get(key, {})}
             yield key, Judgement(bool(correct), "correct" if correct else "incorrect", "llm_judge", detail)
+    stats = judge.last_run.stats if judge.last_run else None
+    if budget is not None and stats is not None:
+        budget.spent_usd += stats.total_cost_usd
     failures = str(judge.last_run.paths.failures) if judge.last_run else ""
+    error = f"the judge call failed; see {failures}"
+    if stats is not None and stats.not_sent_budget:
+        error = (
+            "not sent or failed: the run's budget_usd was reached (raise it and run again), or see "
+            + failures
+        )
     for key in asked - answered:
-        detail = {"judge": teacher.label, "error": f"the judge call failed; see {failures}"}
+        detail = {"judge": teacher.label, "error": error}
         yield key, Judgement(False, "judge_failed", "llm_judge", detail, retry=True)
 
 
@@ -99,12 +118,14 @@ class TeacherJudge(Judge):
         cache_root: Path | None,
         work_dir: Path | None,
         backend_for: BackendFor | None = None,
+        budget: RunBudget | None = None,
     ) -> None:
         self.config = config
         self.teacher = judge_teacher
         self.cache_root = cache_root
         self.work_dir = work_dir
         self.backend_for = backend_for
+        self.budget = budget
 
     @classmethod
     def build(cls, config: Any, resources: JudgeResources) -> TeacherJudge:
@@ -114,6 +135,7 @@ class TeacherJudge(Judge):
             cache_root=resources.cache_root,
             work_dir=resources.work_dir,
             backend_for=resources.backend_for,
+            budget=resources.budget,
         )
 
     def llm_judge(
@@ -131,4 +153,5 @@ class TeacherJudge(Judge):
             name=name,
             extra=extra,
             backend=self.backend_for(self.teacher) if self.backend_for else None,
+            budget=self.budget,
         )

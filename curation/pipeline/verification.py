@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasets.arrow_writer import ArrowWriter
 from thoughtmill.curation.datasets_io import read_batches
+from thoughtmill.curation.engine.budget import RunBudget
 from thoughtmill.curation.errors import InputError
 from thoughtmill.curation.judges import DOMAINS, JUDGE_COLUMNS, Judge, Judgement, JudgeResources
 from thoughtmill.curation.judges.base import BackendFor
@@ -82,6 +83,7 @@ class VerifyStage(Stage):
                 cache_root=self.ctx.run.cache_root,
                 work_dir=self.dir,
                 backend_for=self.ctx.backend_for,
+                budget=self._judge_budget(),
             )
             judged, beat = len(done), self.ctx.run.heartbeat  # progress: status, plain lines off a TTY
             for domain, n in value_counts(ds, "domain").items():
@@ -108,6 +110,15 @@ class VerifyStage(Stage):
             "incomplete": to_retry > 0,
         }
         return self.dir / "verified.arrow", summary
+
+    def _judge_budget(self) -> RunBudget | None:
+        """What the run's ``budget_usd`` leaves for LLM judges: the cap less what generation cost."""
+        limit = self.ctx.config.budget_usd
+        if limit is None:
+            return None
+        engine = (self.ctx.run.summaries().get("generate") or {}).get("engine") or {}
+        spent = engine.get("total_cost_usd", engine.get("cost_usd")) or 0.0
+        return RunBudget(limit / max(1, self.ctx.executor.shards), spent / max(1, self.ctx.executor.shards))
 
     def _judge_truncated(self, ds: datasets.Dataset, journal: Journal, done: set[str]) -> None:
         if not self.config.reject_truncated or "finish_reason" not in ds.column_names:
@@ -182,6 +193,7 @@ def make_judges(
     cache_root: Path,
     work_dir: Path,
     backend_for: BackendFor | None = None,
+    budget: RunBudget | None = None,
 ) -> dict[str, Judge]:
     """One judge per registered domain, with its judge teacher loaded when its config names one."""
     judges: dict[str, Judge] = {}
@@ -189,7 +201,7 @@ def make_judges(
         spec = getattr(section, "judge_teacher", None)
         teacher = resolve_teacher(spec, f"stages.verify.{name}.judge_teacher") if spec is not None else None
         resources = JudgeResources(
-            teacher=teacher, cache_root=cache_root, work_dir=work_dir, backend_for=backend_for
+            teacher=teacher, cache_root=cache_root, work_dir=work_dir, backend_for=backend_for, budget=budget
         )
         judges[name] = DOMAINS[name].judge.build(section, resources)
     return judges
