@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 from pydantic import Field, field_validator
-from thoughtmill.curation.engine.backends.base import Backend, ProviderSettings
+from thoughtmill.curation.engine.backends.base import ProviderSettings
 from thoughtmill.curation.engine.backends.http_errors import EXCERPT, http_error
+from thoughtmill.curation.engine.backends.http_session import HttpBackend
 from thoughtmill.curation.engine.errors import RetryableError
 from thoughtmill.curation.engine.request import Request, Response, Usage
 from thoughtmill.curation.errors import ConfigError
@@ -183,7 +184,7 @@ def _seconds_until(stamp: str | None, now: datetime) -> float:
     return max(0.0, (when - now).total_seconds())
 
 
-class AnthropicBackend(Backend):
+class AnthropicBackend(HttpBackend):
     """Messages over HTTP; rate-limit headers feed the engine's limiter."""
 
     supports_json_schema = False
@@ -191,36 +192,17 @@ class AnthropicBackend(Backend):
     def __init__(self, config: TeacherConfig) -> None:
         super().__init__(config)
         self.settings = cast(AnthropicSettings, config.settings)
-        self._session: aiohttp.ClientSession | None = None
-        self._headers_callback: Callable[[Mapping[str, str]], None] | None = None
-        self._headers: dict[str, str] = {}
 
-    def on_rate_headers(self, callback: Callable[[Mapping[str, str]], None]) -> None:
-        self._headers_callback = callback
-
-    async def start(self) -> None:
-        self._headers = self.settings.headers(self.config.label)  # fails now if the key is missing
-        timeout = aiohttp.ClientTimeout(
-            total=self.config.timeout_s, sock_connect=self.settings.connect_timeout_s
-        )
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
-        self._session = aiohttp.ClientSession(timeout=timeout, connector=connector)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+    def request_headers(self) -> dict[str, str]:
+        return self.settings.headers(self.config.label)  # fails now if the key is missing
 
     async def complete(self, request: Request) -> Response:
-        if self._session is None:
-            raise RuntimeError("AnthropicBackend.start() was not awaited")
         url = f"{self.settings.base_url}/v1/messages"
         body = json.dumps(messages_body(request, self.settings)).encode()
         try:
-            async with self._session.post(url, data=body, headers=self._headers) as resp:
+            async with self.session.post(url, data=body, headers=self.headers) as resp:
                 raw = await resp.read()
-                if self._headers_callback is not None:
-                    self._headers_callback(limiter_headers(resp.headers))
+                self.report_rate_headers(limiter_headers(resp.headers))
                 status, headers = resp.status, resp.headers
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             raise RetryableError(f"connection to {url} failed: {type(exc).__name__}: {exc}") from exc

@@ -12,15 +12,15 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 from pydantic import Field, field_validator
-from thoughtmill.curation.engine.backends.base import Backend, ProviderSettings
-from thoughtmill.curation.engine.errors import AuthenticationError, RateLimited, RequestFailed, RetryableError
-from thoughtmill.curation.engine.ratelimit import retry_after_seconds
+from thoughtmill.curation.engine.backends.base import ProviderSettings
+from thoughtmill.curation.engine.backends.http_errors import EXCERPT, http_error
+from thoughtmill.curation.engine.backends.http_session import HttpBackend
+from thoughtmill.curation.engine.errors import RetryableError
 from thoughtmill.curation.engine.request import Request, Response, Usage
 from thoughtmill.curation.errors import ConfigError
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from thoughtmill.curation.engine.config import TeacherConfig
 
 _DOWN_SECONDS = 10.0  # how long a replica that refused a connection is avoided
-_EXCERPT = 300
 
 
 class OpenAISettings(ProviderSettings):
@@ -81,7 +80,7 @@ class Replica:
         return self.down_until <= now
 
 
-class OpenAIBackend(Backend):
+class OpenAIBackend(HttpBackend):
     """Chat completions over HTTP with replica spreading and failover."""
 
     supports_json_schema = True
@@ -90,28 +89,13 @@ class OpenAIBackend(Backend):
         super().__init__(config)
         self.settings = cast(OpenAISettings, config.settings)
         self.replicas = [Replica(url) for url in self.settings.base_urls]
-        self._session: aiohttp.ClientSession | None = None
-        self._headers_callback: Callable[[Mapping[str, str]], None] | None = None
-        self._headers: dict[str, str] = {}
 
-    def on_rate_headers(self, callback: Callable[[Mapping[str, str]], None]) -> None:
-        self._headers_callback = callback
-
-    async def start(self) -> None:
+    def request_headers(self) -> dict[str, str]:
         key = self.settings.api_key(self.config.label)  # read now: fail before sending anything if missing
-        self._headers = {"Content-Type": "application/json", **self.settings.extra_headers}
+        headers = {"Content-Type": "application/json", **self.settings.extra_headers}
         if key:
-            self._headers["Authorization"] = f"Bearer {key}"
-        timeout = aiohttp.ClientTimeout(
-            total=self.config.timeout_s, sock_connect=self.settings.connect_timeout_s
-        )
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
-        self._session = aiohttp.ClientSession(timeout=timeout, connector=connector, raise_for_status=False)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
 
     def _pick(self) -> Replica:
         if len(self.replicas) == 1:  # the common case, on the hot path: nothing to choose
@@ -139,20 +123,22 @@ class OpenAIBackend(Backend):
         return body
 
     async def complete(self, request: Request) -> Response:
-        if self._session is None:
-            raise RuntimeError("OpenAIBackend.start() was not awaited")
+        session = self.session
         replica = self._pick()
         replica.in_flight += 1
         try:
-            async with self._session.post(
+            async with session.post(
                 f"{replica.url}/chat/completions",
                 data=json.dumps(self.body(request)).encode(),
-                headers=self._headers,
+                headers=self.headers,
             ) as resp:
                 raw = await resp.read()
-                if self._headers_callback is not None:
-                    self._headers_callback(resp.headers)
-                return self._interpret(resp.status, resp.headers, raw, replica)
+                self.report_rate_headers(resp.headers)
+                status, headers = resp.status, resp.headers
+            if status == 200:
+                return parse_completion(raw, replica.url)
+            origin = f"teacher '{self.config.label}' at {replica.url}"
+            raise http_error(status, headers, raw, origin, self.settings.api_key_env)
         except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
             replica.failures += 1
             if isinstance(exc, aiohttp.ClientConnectorError):
@@ -167,27 +153,6 @@ class OpenAIBackend(Backend):
         finally:
             replica.in_flight -= 1
 
-    def _interpret(self, status: int, headers: Mapping[str, str], raw: bytes, replica: Replica) -> Response:
-        if status == 200:
-            return parse_completion(raw, replica.url)
-        excerpt = raw[:_EXCERPT].decode("utf-8", "replace")
-        if status == 429:
-            raise RateLimited(
-                f"429 from {replica.url}: {excerpt}", retry_after=retry_after_seconds(headers), status=429
-            )
-        if status in (401, 403):
-            raise AuthenticationError(
-                f"teacher '{self.config.label}' at {replica.url} refused our credentials (HTTP {status}): {excerpt}. "
-                f"Check the key in ${self.settings.api_key_env or '<no api_key_env set>'}; the run stops here."
-            )
-        if status in (408, 409) or status >= 500:
-            raise RetryableError(
-                f"HTTP {status} from {replica.url}: {excerpt}",
-                status=status,
-                retry_after=retry_after_seconds(headers),
-            )
-        raise RequestFailed(f"HTTP {status} from {replica.url}: {excerpt}", status=status, raw=excerpt)
-
 
 def parse_completion(raw: bytes, origin: str) -> Response:
     """Read an OpenAI chat.completion body; a malformed one is retryable (proxies truncate bodies)."""
@@ -196,7 +161,7 @@ def parse_completion(raw: bytes, origin: str) -> Response:
         choice = data["choices"][0]
         message = choice["message"]
     except (ValueError, KeyError, IndexError, TypeError) as exc:
-        excerpt = raw[:_EXCERPT].decode("utf-8", "replace")
+        excerpt = raw[:EXCERPT].decode("utf-8", "replace")
         raise RetryableError(
             f"malformed completion body from {origin}: {type(exc).__name__} in {excerpt!r}"
         ) from exc
