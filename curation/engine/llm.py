@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from thoughtmill.curation.engine.backends import Backend
 from thoughtmill.curation.engine.budget import check_budget
 from thoughtmill.curation.engine.config import TeacherConfig, load_teacher
+from thoughtmill.curation.engine.endpoint_lineage import resolve_endpoint
 from thoughtmill.curation.engine.errors import InvalidStructuredOutput
 from thoughtmill.curation.engine.progress import Listener
 from thoughtmill.curation.engine.report import check_max_failure_rate, report_failures
@@ -133,6 +134,7 @@ class LLM:
             batch_requests=(lambda: self._requests(data)) if batch else None,
         )
         self.last_run = engine
+        self._endpoint = resolve_endpoint(engine.cache, self.teacher)
         seen = {"any": False}
 
         def counted() -> Any:
@@ -207,7 +209,8 @@ class LLM:
             yield self.build_request(index, row)
 
     def _endpoint_identity(self) -> str:
-        """Computed once per run, not per row: for a replay teacher it stat()s the recording."""
+        """Computed once per run, not per row (a replay teacher stat()s its recording); in a run it
+        comes from the cache's record of the teacher's replicas (``endpoint_lineage``)."""
         if self._endpoint is None:
             self._endpoint = self.teacher.endpoint_identity()
         return self._endpoint

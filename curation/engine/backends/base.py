@@ -28,6 +28,11 @@ class ProviderSettings(StrictModel):
         The default is every setting; override to leave out what cannot change an answer."""
         return json.dumps(self.model_dump(mode="json"), sort_keys=True)
 
+    def endpoint_replicas(self) -> list[str]:
+        """Interchangeable servers of this one endpoint: adding or dropping one keeps the cached
+        answers (``endpoint_lineage``). Default: none, the identity alone decides."""
+        return []
+
     def describe(self) -> dict[str, Any]:
         """Settings worth recording with results (the evaluator's ``model_args``); no secrets."""
         return {}

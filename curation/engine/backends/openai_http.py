@@ -50,6 +50,9 @@ class OpenAISettings(ProviderSettings):
     def endpoint_identity(self) -> str:
         return ",".join(sorted(self.base_urls))
 
+    def endpoint_replicas(self) -> list[str]:
+        return list(self.base_urls)
+
     def describe(self) -> dict[str, Any]:
         return {"base_urls": list(self.base_urls)}
 
