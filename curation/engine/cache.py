@@ -216,6 +216,8 @@ def _encode(response: Response) -> bytes:
         len(content),
         reasoning is not None,
     ]
+    if usage.cache_write_tokens:  # an optional last field: entries without it read as 0
+        header.append(usage.cache_write_tokens)
     framed = _COMPACT_JSON.encode(header).encode() + b"\n" + content + (reasoning or "").encode()
     if len(framed) > _COMPRESS_ABOVE:
         return _ZLIB_FRAMED + zlib.compress(framed, 1)
@@ -230,12 +232,12 @@ def _decode(blob: bytes) -> Response:
     elif tag != _FRAMED:
         raise ValueError(f"unknown cache entry encoding {tag!r}")
     head, _, texts = body.partition(b"\n")
-    finish_reason, model, prompt, completion, reasoning, cached, split, has_reasoning = json.loads(head)
+    finish_reason, model, prompt, completion, reasoning, cached, split, has_reasoning, *rest = json.loads(head)
     return Response(
         content=texts[:split].decode(),
         reasoning_content=texts[split:].decode() if has_reasoning else None,
         finish_reason=finish_reason,
-        usage=Usage(prompt, completion, reasoning, cached),
+        usage=Usage(prompt, completion, reasoning, cached, cache_write_tokens=rest[0] if rest else 0),
         model=model,
         from_cache=True,
     )

@@ -77,7 +77,7 @@ class Usage:
     reasoning_tokens: int = 0
     cached_tokens: int = 0
     #: prompt tokens written to the provider's prompt cache (Anthropic bills them above the input
-    #: price); counted when the answer arrives, not stored in the response cache
+    #: price); stored with the answer, so the cost of a resumed run counts them too
     cache_write_tokens: int = 0
 
     def to_dict(self) -> dict[str, int]:
@@ -86,6 +86,7 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "reasoning_tokens": self.reasoning_tokens,
             "cached_tokens": self.cached_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
         }
 
     @classmethod
@@ -96,6 +97,7 @@ class Usage:
             completion_tokens=int(data.get("completion_tokens") or 0),
             reasoning_tokens=int(data.get("reasoning_tokens") or 0),
             cached_tokens=int(data.get("cached_tokens") or 0),
+            cache_write_tokens=int(data.get("cache_write_tokens") or 0),
         )
 
 

@@ -84,6 +84,12 @@ def test_thinking_is_the_reasoning_trace_and_usage_is_priced_with_prompt_caching
     assert stats["completion_tokens"] == 6 * 16
     assert stats["cost_usd"] == pytest.approx(expected)
     assert_key_nowhere(tmp_path)
+    # re-run from the cache: nothing paid, and what the answers cost still counts the cache writes
+    again = Solve(teacher(server), working_dir=tmp_path, progress=False)
+    again(rows(6))
+    assert server.stats["messages"] == 6
+    assert again.stats["cost_usd"] == 0
+    assert again.stats["total_cost_usd"] == pytest.approx(expected)
 
 
 def test_max_tokens_stop_reason_is_a_cut_answer(server, key, tmp_path):
