@@ -75,3 +75,45 @@ def test_a_damaged_ledger_line_in_the_middle_is_an_error_naming_the_file_and_lin
     ledger.write_text("\n".join(lines) + "\n")
     with pytest.raises(CurationError, match=r"ledger.jsonl, line 2: unreadable event"):
         run_flow(teacher, problems(3), tmp_path)
+
+
+def _as_if_killed_after_upload(ledger: Path) -> None:
+    """The ledger as a kill right after the upload was sent leaves it: the upload marked, nothing after."""
+    events = [json.loads(line) for line in ledger.read_text().splitlines()]
+    kept = [e for e in events if e["event"] in ("spooled", "uploading")]
+    ledger.write_text("".join(json.dumps(e) + "\n" for e in kept))
+
+
+def test_an_upload_whose_answer_was_lost_is_found_not_uploaded_again(openai_server, key, tmp_path):
+    teacher = openai_teacher(openai_server)
+    run_flow(teacher, problems(5), tmp_path)
+    first_file = next(iter(openai_server.files))
+    ledger = tmp_path / "runs/Solve/batches/ledger.jsonl"
+    _as_if_killed_after_upload(ledger)
+    (tmp_path / "cache").rename(tmp_path / "old-cache")
+    outcome, _ = run_flow(teacher, problems(5), tmp_path)
+    assert outcome.answered == 5
+    assert openai_server.stats["uploads"] == 1  # the file already on the account is used: no orphan
+    assert openai_server.stats["file_lists"] == 1
+    newest = openai_server.batches[max(openai_server.batches)]
+    assert newest["input_file_id"] == first_file
+
+
+def test_an_upload_that_never_arrived_is_sent_again(openai_server, key, tmp_path):
+    teacher = openai_teacher(openai_server)
+    run_flow(teacher, problems(5), tmp_path)
+    ledger = tmp_path / "runs/Solve/batches/ledger.jsonl"
+    _as_if_killed_after_upload(ledger)
+    (tmp_path / "cache").rename(tmp_path / "old-cache")
+    openai_server.files.clear()  # the provider never got it
+    outcome, _ = run_flow(teacher, problems(5), tmp_path)
+    assert outcome.answered == 5 and openai_server.stats["uploads"] == 2
+
+
+def test_upload_names_are_unique_to_their_upload(openai_server, key, tmp_path):
+    teacher = openai_teacher(openai_server)
+    run_flow(teacher, problems(3), tmp_path / "a")
+    run_flow(teacher, problems(4), tmp_path / "b")
+    names = [f["filename"] for f in openai_server.files.values() if f["purpose"] == "batch"]
+    assert len(names) == len(set(names)) == 2
+    assert all(n.startswith("spool-00001-") and n.endswith(".jsonl") for n in names)

@@ -9,13 +9,14 @@
   ``[[batch:expired]]``: the others are in the output file, the expired ones in the error file as
   ``batch_expired``) or ``completed``. ``[[batch:errored]]`` gives that request a 500 line in the
   error file. Both markers act the first time a ``custom_id`` is in a batch only.
-- ``GET /v1/files/{id}/content``: the input, output or error JSONL.
+- ``GET /v1/files`` (``purpose``, ``limit``/``after`` paging, newest first), ``GET /v1/files/{id}/content``:
+  the input, output or error JSONL.
 - ``POST /v1/chat/completions``: the same answer live (for what a batch left unanswered).
 
 ``hold = True`` keeps every batch in_progress until it is set back to False; ``reject_input = True``
 fails every batch's validation. ``[[big]]`` in a prompt makes
 its reasoning 400 KB (one long line in the output file).
-Every route wants ``Authorization: Bearer <api_key>`` (401 otherwise). ``stats``: ``uploads``,
+Every route wants ``Authorization: Bearer <api_key>`` (401 otherwise). ``stats``: ``uploads``, ``file_lists``,
 ``batches_created``, ``batch_requests`` (requests in every created batch), ``polls``,
 ``live_requests``, ``authorization`` values seen.
 """
@@ -78,6 +79,7 @@ class FakeBatchOpenAI(ThreadedApp):
         self._seen: Counter[str] = Counter()  # custom_id -> batches it was in
         self.stats: dict[str, Any] = {
             "uploads": 0,
+            "file_lists": 0,
             "batches_created": 0,
             "batch_requests": 0,
             "polls": 0,
@@ -91,6 +93,7 @@ class FakeBatchOpenAI(ThreadedApp):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/files", self._upload)
+        app.router.add_get("/v1/files", self._list_files)
         app.router.add_get("/v1/files/{id}/content", self._content)
         app.router.add_post("/v1/batches", self._create)
         app.router.add_get("/v1/batches", self._list)
@@ -106,8 +109,7 @@ class FakeBatchOpenAI(ThreadedApp):
 
     def _new_file(self, data: bytes, purpose: str, filename: str) -> dict[str, Any]:
         file_id = f"file-{len(self.files) + 1:04d}{hashlib.sha256(data).hexdigest()[:6]}"
-        self.files[file_id] = {"data": data, "purpose": purpose, "filename": filename}
-        return {
+        public = {
             "id": file_id,
             "object": "file",
             "bytes": len(data),
@@ -115,6 +117,23 @@ class FakeBatchOpenAI(ThreadedApp):
             "filename": filename,
             "purpose": purpose,
         }
+        self.files[file_id] = {"data": data, "purpose": purpose, "filename": filename, "public": public}
+        return public
+
+    async def _list_files(self, request: web.Request) -> web.Response:
+        if (refused := self._refused(request)) is not None:
+            return refused
+        purpose = request.query.get("purpose")
+        ids = [i for i in reversed(self.files) if purpose is None or self.files[i]["purpose"] == purpose]
+        after = request.query.get("after")
+        if after in ids:
+            ids = ids[ids.index(after) + 1 :]
+        limit = int(request.query.get("limit", 10_000))
+        page = ids[:limit]
+        self.stats["file_lists"] += 1
+        return web.json_response(
+            {"object": "list", "data": [self.files[i]["public"] for i in page], "has_more": len(ids) > limit}
+        )
 
     async def _upload(self, request: web.Request) -> web.Response:
         if (refused := self._refused(request)) is not None:

@@ -1,8 +1,8 @@
 """The batch ledger: every batch this run directory submitted, written down before anything else happens.
 
 An append-only JSONL file (``RUN_DIR/batches/ledger.jsonl``), one event per line, each flushed and
-fsync'd before the call that caused it returns: a spool file written, its upload (OpenAI), the
-moment a batch is about to be created, its id the moment the provider answers, and its collection
+fsync'd before the call that caused it returns: a spool file written, the moment its upload
+starts and the file id it got (OpenAI), the moment a batch is about to be created, its id the moment the provider answers, and its collection
 once the answers are committed to the cache. A run killed at any point reads the ledger back and
 polls the batches it already submitted; it never submits them again. A torn last line (a kill in the
 middle of a write) is ignored. Ids only: no key, no header, no prompt is ever written here.
@@ -34,6 +34,7 @@ class SpoolRecord:
     count: int
     bytes: int
     round: int = 1
+    uploading_at: float | None = None  # OpenAI: an upload was about to be sent at this time
     file_id: str | None = None  # OpenAI: the uploaded input file
     creating_at: float | None = None  # a create call was about to be sent at this time
     batch_id: str | None = None
@@ -94,7 +95,9 @@ class Ledger:
             )
             return
         record = self.spools[spool]
-        if kind == "uploaded":
+        if kind == "uploading":
+            record.uploading_at = event["at"]
+        elif kind == "uploaded":
             record.file_id = event["file_id"]
         elif kind == "creating":
             record.creating_at = event["at"]
@@ -120,6 +123,9 @@ class Ledger:
             {"event": "spooled", "spool": spool, "file": file, "count": count, "bytes": size, "round": round}
         )
         return self.spools[spool]
+
+    def uploading(self, spool: str) -> None:
+        self._append({"event": "uploading", "spool": spool, "at": time.time()})
 
     def uploaded(self, spool: str, file_id: str) -> None:
         self._append({"event": "uploaded", "spool": spool, "file_id": file_id})

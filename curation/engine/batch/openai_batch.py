@@ -6,13 +6,15 @@ not validate), expired (past the completion window: what finished is in the outp
 the error file as ``batch_expired``) or cancelled. Limits: 50,000 requests and 200 MB per input file.
 The batch's metadata names its spool, and an input file is uploaded once (its id is in the ledger),
 so a run killed between create and its answer finds the batch by its input file instead of paying
-twice.
+twice. Its upload name holds the moment the ledger marked the upload, so a run killed between the
+upload and its answer finds the file by that name instead of leaving an orphan on the account.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
 
@@ -50,13 +52,17 @@ class OpenAIBatchClient(BatchClient):
 
     async def submit(self, record: SpoolRecord, ledger: Ledger) -> str:
         http = self.http
+        lost_upload = record.file_id is None and record.uploading_at is not None
+        if lost_upload and (found := await self._uploaded_as(record)):
+            ledger.uploaded(record.spool, found)
         if record.file_id is None:
+            ledger.uploading(record.spool)
             form = aiohttp.FormData()
             form.add_field("purpose", "batch")
             form.add_field(
                 "file",
                 (ledger.directory / record.file).read_bytes(),
-                filename=record.file,
+                filename=_upload_name(record),
                 content_type="application/jsonl",
             )
             uploaded = await http.json("POST", f"{self.base}/files", data=form)
@@ -75,6 +81,20 @@ class OpenAIBatchClient(BatchClient):
         created = await http.json("POST", f"{self.base}/batches", json=body, retried=False)
         ledger.created(record.spool, created["id"])
         return created["id"]
+
+    async def _uploaded_as(self, record: SpoolRecord) -> str | None:
+        """The file an upload whose answer was lost created (its name is unique to that upload)."""
+        name, after = _upload_name(record), None
+        while True:
+            query = "?purpose=batch&limit=1000" + (f"&after={after}" if after else "")
+            page = await self.http.json("GET", f"{self.base}/files{query}")
+            files = page.get("data") or []
+            for file in files:
+                if file.get("filename") == name and file.get("bytes") == record.bytes:
+                    return str(file["id"])
+            if not page.get("has_more") or not files:
+                return None
+            after = files[-1].get("id")
 
     async def _created_from(self, record: SpoolRecord, ledger: Ledger) -> str | None:
         """A batch made from this spool's input file that the ledger does not know (a lost create answer)."""
@@ -127,6 +147,13 @@ class OpenAIBatchClient(BatchClient):
             )
         body_error = (response.get("body") or {}).get("error") or {}
         return ItemResult(key, failure=f"http_{status}", message=str(body_error.get("message") or body_error))
+
+
+def _upload_name(record: SpoolRecord) -> str:
+    """``spool-00001-1764900000123.jsonl``: the spool file's name and the moment its upload was marked."""
+    assert record.uploading_at is not None
+    spool = PurePath(record.file)
+    return f"{spool.stem}-{round(record.uploading_at * 1000)}{spool.suffix}"
 
 
 def _created(batch: dict[str, Any]) -> float | None:
