@@ -76,6 +76,14 @@ def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) ->
     return spread([a / b for a, b in zip(numerators, denominators, strict=True)])
 
 
+def idle_window(seconds: float = 3.0) -> tuple[dict[str, float], dict[str, float]]:
+    """Two readings ``seconds`` apart while the benchmark does nothing: for benchmarks whose own work
+    runs in processes they do not reap (a Ray cluster), what others take is read before starting."""
+    before = machine_load()
+    time.sleep(seconds)
+    return before, machine_load()
+
+
 def describe_load(before: dict[str, float], after: dict[str, float]) -> str:
     """One line: what other work took during the run, and whether the figures are quiet-machine ones."""
     others = other_work_cores(before, after)
@@ -84,7 +92,7 @@ def describe_load(before: dict[str, float], after: dict[str, float]) -> str:
     else:
         quiet, measured = others < _QUIET_OTHER_CORES, f"{others:.2f} cores"
     return (
-        f"other work on the machine during the run: {measured} on average (load average "
+        f"other work on the machine: {measured} on average between the readings (load average "
         f"{before['load1']:.2f} before, {after['load1']:.2f} after, the benchmark's own included), "
         f"{before['cores']:.0f} cores: {'quiet' if quiet else 'BUSY - figures below are pessimistic'}"
     )

@@ -4,7 +4,8 @@
     python bench/scale.py --solutions 16 --rows 300      # a quicker run
 
 A local Ray cluster is started here on 127.0.0.1 with one node of 1 CPU; each case runs, a second
-1-CPU node joins, and each case runs again with the same config (``executor: ray``, 2 shards):
+1-CPU node joins, each case runs again with the same config (``executor: ray``, 2 shards), and the
+second node leaves; ``--rounds`` times, so the 2-vs-1 ratios are paired per round (median and range):
 
 (a) verify: code solutions that each burn ~0.3 s of CPU per test, judged in the sandbox (one sandbox
     per shard): with two nodes the two shards run at once, so throughput should nearly double;
@@ -33,6 +34,7 @@ from thoughtmill.curation.pipeline.config import config_from_dict
 from thoughtmill.curation.pipeline.runner import run_pipeline
 from thoughtmill.execution import sandbox_report
 
+from bench._spread import describe_load, describe_ratio, idle_window, paired_ratios
 from tests.support.fake_teacher import FakeTeacher, start_fake_teacher_process, stop_fake_teacher_process
 
 #: the answer of every code problem: ~0.3 s of CPU per test
@@ -115,17 +117,21 @@ def main() -> None:
     parser.add_argument("--tests", type=int, default=2, help="tests per solution")
     parser.add_argument("--rows", type=int, default=400, help="rows generated per case")
     parser.add_argument("--rpm", type=int, default=1200, help="the teacher's requests/min limit")
+    parser.add_argument("--rounds", type=int, default=3, help="1-node / 2-node rounds, paired")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     datasets.disable_progress_bars()
     import ray
     from ray.cluster_utils import Cluster
 
     print(f"sandbox layer: {sandbox_report()['layer']}")
+    load = describe_load(*idle_window())  # Ray's own processes are not ours to reap: read others first
+    print(load)
     node = {"num_cpus": 1, "object_store_memory": 80 * 1024**2}
     cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
     ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
     proc, gen_url = start_fake_teacher_process(latency_ms=200)
-    results: dict[str, dict[str, float]] = {}
+    rounds: list[dict[str, dict[str, float]]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp, FakeTeacher(script=[
             {"match": "", "content": SOLUTION}
@@ -134,35 +140,58 @@ def main() -> None:
             code = code_source(work / "code.jsonl", args.solutions, args.tests)
             math = math_source(work / "math.jsonl", args.rows)
             warm = code_source(work / "warm.jsonl", 4, 1)
-            for nodes in (1, 2):
-                if nodes == 2:
-                    cluster.add_node(**node)
-                    cluster.wait_for_nodes()
-                    time.sleep(2)  # let the new node's workers start
-                # a small job first, so both measured runs start with the nodes' workers up
-                bench_verify(work / f"warm-{nodes}", cluster.address, warm, coder.base_url, 4)
-                verify = bench_verify(
-                    work / f"verify-{nodes}", cluster.address, code, coder.base_url, args.solutions
-                )
-                generate = bench_generate(
-                    work / f"generate-{nodes}", cluster.address, math, gen_url, args.rows, args.rpm
-                )
-                results[f"{nodes} node(s)"] = {"verify_solutions_per_s": round(verify, 3),
-                                               "generate_rows_per_s": round(generate, 3)}  # fmt: skip
-                print(f"{nodes} node(s): verify {verify:.2f} solutions/s, generate {generate:.2f} rows/s")
+            for r in range(args.rounds):
+                results: dict[str, dict[str, float]] = {}
+                second = None
+                for nodes in (1, 2):
+                    if nodes == 2:
+                        second = cluster.add_node(**node)
+                        cluster.wait_for_nodes()
+                        time.sleep(2)  # let the new node's workers start
+                    tag = f"{r}-{nodes}"
+                    # a small job first, so the measured run starts with the nodes' workers up
+                    bench_verify(work / f"warm-{tag}", cluster.address, warm, coder.base_url, 4)
+                    verify = bench_verify(
+                        work / f"verify-{tag}", cluster.address, code, coder.base_url, args.solutions
+                    )
+                    generate = bench_generate(
+                        work / f"generate-{tag}", cluster.address, math, gen_url, args.rows, args.rpm
+                    )
+                    results[f"{nodes} node(s)"] = {"verify_solutions_per_s": round(verify, 3),
+                                                   "generate_rows_per_s": round(generate, 3)}  # fmt: skip
+                    print(
+                        f"round {r + 1}, {nodes} node(s): verify {verify:.2f} solutions/s, "
+                        f"generate {generate:.2f} rows/s"
+                    )
+                cluster.remove_node(second)
+                cluster.wait_for_nodes()
+                rounds.append(results)
     finally:
         stop_fake_teacher_process(proc)
         ray.shutdown()
         cluster.shutdown()
-    one, two = results["1 node(s)"], results["2 node(s)"]
+    one = [r["1 node(s)"] for r in rounds]
+    two = [r["2 node(s)"] for r in rounds]
     summary = {
-        "verify_ratio_2_vs_1": round(two["verify_solutions_per_s"] / one["verify_solutions_per_s"], 2),
-        "generate_ratio_2_vs_1": round(two["generate_rows_per_s"] / one["generate_rows_per_s"], 2),
+        "verify_ratio_2_vs_1": paired_ratios(
+            [t["verify_solutions_per_s"] for t in two], [o["verify_solutions_per_s"] for o in one]
+        ),
+        "generate_ratio_2_vs_1": paired_ratios(
+            [t["generate_rows_per_s"] for t in two], [o["generate_rows_per_s"] for o in one]
+        ),
         "generate_limit_rows_per_s": round(args.rpm / 60, 2),
-        "results": results,
-        "args": vars(args),
+        "rounds": rounds,
+        "load": load,
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
     }
-    print(json.dumps(summary, indent=2))
+    print(load)
+    print(describe_ratio("verify, 2 nodes / 1 node", summary["verify_ratio_2_vs_1"]) + "   (target >= 1.7x)")
+    print(
+        describe_ratio("generate, 2 nodes / 1 node", summary["generate_ratio_2_vs_1"])
+        + f"   (target: the same, the limit of {args.rpm}/min held globally)"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

@@ -64,6 +64,11 @@ def stage_table(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def stage_titles(table: list[dict[str, Any]]) -> list[str]:
+    """The stage columns of a :func:`stage_table`, in pipeline order (selection stages included)."""
+    return [k for k in table[0] if k not in ("domain", "source", "pass_rate")] if table else []
+
+
 def _markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
     titles = ["domain", "source", *(t for t, *_ in columns), "pass_rate"]
     lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]

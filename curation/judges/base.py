@@ -57,6 +57,8 @@ class JudgeResources:
     backend_for: BackendFor | None = None
     #: the run's budget_usd, shared by its LLM judges one after another (None: no cap)
     budget: RunBudget | None = None
+    #: CPUs the judge may keep busy (a Ray shard's share); None: the whole machine
+    cpus: float | None = None
 
 
 class Judge:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 from thoughtmill.curation.engine.config import StrictModel
-from thoughtmill.curation.judges.base import Judge, Judgement, Rows, short
+from thoughtmill.curation.judges.base import Judge, Judgement, JudgeResources, Rows, short
 from thoughtmill.curation.judges.registry import Domain, register_domain
 from thoughtmill.execution.compare import MODES as COMPARISON_MODES
 
@@ -69,8 +69,15 @@ class CodeJudge(Judge):
 
     domain = "code"
 
-    def __init__(self, config: CodeJudgeConfig) -> None:
+    def __init__(self, config: CodeJudgeConfig, cpus: float | None = None) -> None:
         self.config = config
+        #: sandboxes at once: the config's ``workers``, else one per CPU this judge was given (a Ray
+        #: shard's share), else the backend's default (one per core of the machine)
+        self.workers = config.workers or (max(1, int(cpus)) if cpus else None)
+
+    @classmethod
+    def build(cls, config: CodeJudgeConfig, resources: JudgeResources) -> CodeJudge:
+        return cls(config, cpus=resources.cpus)
 
     @classmethod
     def preflight(cls, config: CodeJudgeConfig) -> None:
@@ -111,7 +118,7 @@ class CodeJudge(Judge):
         verdicts = run_batch(
             runnable(),
             limits,
-            workers=self.config.workers,
+            workers=self.workers,
             mode=self.config.mode,
             unsafe_weak_isolation=self.config.unsafe_weak_isolation,
         )

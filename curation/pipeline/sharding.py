@@ -107,6 +107,7 @@ class ShardTask:
     key: str
     forced: frozenset[str] = frozenset()
     budgets: dict[str, Budget] = field(default_factory=dict)
+    cpus: float | None = None  # what the executor gave this shard (None: the machine)
 
     def __call__(self) -> dict[str, Any]:
         config = config_from_dict(self.config)
@@ -132,6 +133,7 @@ class ShardTask:
                 ),
                 forced=self.forced,
                 budgets=self.budgets,
+                cpus=self.cpus,
             )
             path, summary = self.stage(ctx).run(shard_input)
             record.update(dataset=root.relative(path), rows=summary.get("rows"), summary=summary)
@@ -166,9 +168,9 @@ def run_sharded(stage: Stage, input_path: Path | None) -> tuple[Path | None, dic
     data["run_dir"] = str(Path(ctx.config.run_dir).resolve())  # workers may run elsewhere
     if ctx.config.cache_dir:
         data["cache_dir"] = str(Path(ctx.config.cache_dir).resolve())
-    budgets = shared_budgets(ctx)
+    budgets, cpus = shared_budgets(ctx), ctx.executor.shard_cpus()
     todo = [
-        ShardTask(type(stage), data, str(Path(input_path).resolve()), rank, world, key, ctx.forced, budgets)
+        ShardTask(type(stage), data, str(Path(input_path).resolve()), rank, world, key, ctx.forced, budgets, cpus)
         for rank in range(world)
         if (read_marker(shards_dir / shard_name(rank, world)) or {}).get("key") != key
     ]  # fmt: skip

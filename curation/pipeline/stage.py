@@ -46,6 +46,8 @@ class StageContext:
     input_token: str = ""
     #: requests/tokens budgets shared by every shard, by `budget_key` of their teacher
     budgets: Mapping[str, Budget] = field(default_factory=dict)
+    #: CPUs this stage (or shard) may use; None: the machine's
+    cpus: float | None = None
 
     def backend_for(self, teacher: TeacherConfig) -> Backend | None:
         """The backend a stage's engine should use for ``teacher``: None (the engine's own), or one

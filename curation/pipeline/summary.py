@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from thoughtmill.curation.card import STAGE_COLUMNS, stage_table
+from thoughtmill.curation.card import stage_table, stage_titles
 from thoughtmill.curation.pipeline.config import PipelineConfig
 from thoughtmill.curation.pipeline.rundir import RunDir
 from thoughtmill.curation.report import REPORT_FILE
@@ -18,10 +18,11 @@ def print_summary(config: PipelineConfig, report: dict[str, Any]) -> None:
     typer.echo("stage timings: " + ", ".join(stage_timing(k, v) for k, v in report.items()))
     rows = [r for r in stage_table(summaries) if r["source"] == "(all)"]
     if rows and summaries.get("sources"):
-        titles = ["domain", *(t for t, *_ in STAGE_COLUMNS), "pass_rate"]
+        stages = stage_titles(rows)
+        titles = ["domain", *stages, "pass_rate"]
         typer.echo("  ".join(f"{t:>14}" for t in titles))
         for row in rows:
-            cells = [row["domain"], *(row[t] for t, *_ in STAGE_COLUMNS)]
+            cells = [row["domain"], *(row[t] for t in stages)]
             rate = "-" if row["pass_rate"] is None else f"{row['pass_rate']:.1%}"  # as on the card
             typer.echo("  ".join(f"{c!s:>14}" for c in [*cells, rate]))
     write = summaries.get("write") or {}

@@ -84,6 +84,7 @@ class VerifyStage(Stage):
                 work_dir=self.dir,
                 backend_for=self.ctx.backend_for,
                 budget=self._judge_budget(),
+                cpus=self.ctx.cpus,
             )
             judged, beat = len(done), self.ctx.run.heartbeat  # progress: status, plain lines off a TTY
             for domain, n in value_counts(ds, "domain").items():
@@ -194,6 +195,7 @@ def make_judges(
     work_dir: Path,
     backend_for: BackendFor | None = None,
     budget: RunBudget | None = None,
+    cpus: float | None = None,
 ) -> dict[str, Judge]:
     """One judge per registered domain, with its judge teacher loaded when its config names one."""
     judges: dict[str, Judge] = {}
@@ -201,7 +203,12 @@ def make_judges(
         spec = getattr(section, "judge_teacher", None)
         teacher = resolve_teacher(spec, f"stages.verify.{name}.judge_teacher") if spec is not None else None
         resources = JudgeResources(
-            teacher=teacher, cache_root=cache_root, work_dir=work_dir, backend_for=backend_for, budget=budget
+            teacher=teacher,
+            cache_root=cache_root,
+            work_dir=work_dir,
+            backend_for=backend_for,
+            budget=budget,
+            cpus=cpus,
         )
         judges[name] = DOMAINS[name].judge.build(section, resources)
     return judges

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
-from thoughtmill.curation.card import STAGE_COLUMNS, stage_table
+from thoughtmill.curation.card import stage_table, stage_titles
 from thoughtmill.curation.datasets_io import read_batches
 from thoughtmill.curation.engine.tokens import CHARS_PER_TOKEN
 from thoughtmill.curation.pipeline.config import load_config
@@ -82,7 +82,7 @@ def gather(run_dir: str | Path) -> RunData:
     summaries = run.summaries()
     table = stage_table(summaries)
     overall = table[-1] if table else {}
-    funnel = [(title, int(overall.get(title, 0))) for title, *_ in STAGE_COLUMNS if title != "failed"]
+    funnel = [(title, int(overall[title])) for title in stage_titles(table) if title != "failed"]
     verdicts = summaries.get("verify", {}).get("verdicts") or {}
     generate = summaries.get("generate") or {}
     lengths, samples = _read_rows(run)

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from thoughtmill.curation.card import STAGE_COLUMNS
+from thoughtmill.curation.card import stage_titles
 from thoughtmill.curation.engine.progress import usd
 from thoughtmill.curation.report.data import RunData
 from thoughtmill.curation.report.figures import figures, plotly_modules
@@ -99,11 +99,12 @@ def _header(data: RunData) -> str:
 
 
 def _stage_table(rows: list[dict[str, Any]]) -> str:
-    titles = ["domain", "source", *(t for t, *_ in STAGE_COLUMNS), "pass rate"]
+    stages = stage_titles(rows)
+    titles = ["domain", "source", *stages, "pass rate"]
     out = ["<table><tr>" + "".join(f"<th>{t}</th>" for t in titles) + "</tr>"]
     for row in rows:
         rate = "-" if row["pass_rate"] is None else f"{row['pass_rate']:.1%}"
-        cells = [row["domain"], row["source"], *(row[t] for t, *_ in STAGE_COLUMNS), rate]
+        cells = [row["domain"], row["source"], *(row[t] for t in stages), rate]
         css = ' class="total"' if row["source"] == "(all)" else ""
         out.append(f"<tr{css}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     out.append("</table>")

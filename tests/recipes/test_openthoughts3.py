@@ -6,6 +6,8 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 from thoughtmill.curation.pipeline.config import STAGE_ORDER, load_config
 from thoughtmill.curation.pipeline.runner import run_pipeline, run_status
+from thoughtmill.curation.report.data import gather
+from thoughtmill.curation.report.page import render
 
 from tests.recipes.conftest import quiet
 from thoughtmill.resources import bundled_config
@@ -36,6 +38,13 @@ def test_the_mini_recipe_runs_end_to_end_offline(tmp_path):
         "length filter: 13 → answers: 32 (per question: code: 4, math: 2, science: 2) → verified: 26 → "
         "in the set: 32" in card
     )
+    # the run report's funnel and table show the selection stages too
+    data = gather(tmp_path / "run")
+    assert data.funnel == [
+        ("sourced", 30), ("deduplicated", 29), ("decontaminated", 28), ("mixed", 26),
+        ("difficulty_kept", 23), ("length_kept", 13), ("generated", 32), ("verified", 26),
+    ]  # fmt: skip
+    assert "<th>difficulty_kept</th>" in render(data)
     again = run_pipeline(config, echo=quiet)
     assert all(again[s]["status"] == "skipped" for s in STAGE_ORDER)
     assert [r["state"] for r in run_status(tmp_path / "run")] == ["done"] * len(STAGE_ORDER)

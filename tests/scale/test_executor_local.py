@@ -132,3 +132,52 @@ def test_a_shared_budget_holds_two_ranks_to_one_limit():
     assert asyncio.run(ranks([shared, shared])) >= 4.5
     assert shared.count() == 150
     assert asyncio.run(ranks([SharedBudget(600), SharedBudget(600)])) < 1.0
+
+
+def _sandboxes_asked(monkeypatch) -> list:
+    """The ``workers`` every code-judge batch asked the sandbox for (recorded, then run as asked)."""
+    from thoughtmill import execution
+
+    asked: list = []
+    real = execution.run_batch
+
+    def recording(*args, **kwargs):
+        asked.append(kwargs.get("workers"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(execution, "run_batch", recording)  # the code judge imports it when judging
+    return asked
+
+
+def test_a_shard_runs_as_many_sandboxes_as_the_cpus_its_executor_gave_it(tmp_path, monkeypatch):
+    """On a cluster each shard task asks for ``cpus_per_shard`` CPUs and a node runs as many shards as
+    it has CPUs: a shard sizing its sandboxes to the whole machine would oversubscribe it."""
+    from thoughtmill.curation.pipeline.executors.local import LocalExecutor
+
+    class OneCpuPerShard(LocalExecutor):
+        def shard_cpus(self) -> float:
+            return 1.0
+
+    monkeypatch.setitem(EXECUTORS, "one-cpu", OneCpuPerShard)
+    asked = _sandboxes_asked(monkeypatch)
+    run_pipeline(
+        demo_config(tmp_path / "a", "executor.name=one-cpu", "executor.shards=2"), until="verify", echo=quiet
+    )
+    assert asked and set(asked) == {1}
+    asked.clear()  # one process, shards one at a time: the machine's default
+    run_pipeline(
+        demo_config(tmp_path / "b", "executor.name=local", "executor.shards=2"), until="verify", echo=quiet
+    )
+    assert asked and set(asked) == {None}
+    asked.clear()  # the config's workers always win
+    config = demo_config(tmp_path / "c", "executor.name=one-cpu", "stages.verify.code.workers=3")
+    run_pipeline(config, until="verify", echo=quiet)
+    assert asked and set(asked) == {3}
+
+
+def test_the_ray_executor_gives_each_shard_its_cpus_per_shard(ray_cluster):
+    executor = make_executor("ray", cpus_per_shard=2.0)
+    try:
+        assert executor.shard_cpus() == 2.0
+    finally:
+        executor.close()

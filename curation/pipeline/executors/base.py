@@ -38,6 +38,11 @@ class Executor(ABC):
     def default_shards(self) -> int:
         return 1
 
+    def shard_cpus(self) -> float | None:
+        """CPUs one shard is given, for what sizes itself to the machine (the code judge's sandboxes);
+        None: the whole machine (shards run one at a time here)."""
+        return None
+
     @abstractmethod
     def map(self, tasks: Sequence[Callable[[], R]]) -> list[R]:
         """Run every task (anywhere, in any order); their results in the order of ``tasks``."""

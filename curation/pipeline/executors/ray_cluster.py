@@ -92,6 +92,11 @@ class RayExecutor(Executor):
         cpus = float(self.ray.cluster_resources().get("CPU", 1))
         return max(1, int(cpus // self.cpus_per_shard))
 
+    def shard_cpus(self) -> float:
+        """What each shard's task asks Ray for: a node runs as many shards at once as that allows, so
+        a shard must not use more (a 64-CPU node runs 64 one-CPU shards, not 64 x 64 sandboxes)."""
+        return self.cpus_per_shard
+
     def map(self, tasks: Sequence[Callable[[], R]]) -> list[R]:
         remote = self.ray.remote(num_cpus=self.cpus_per_shard, max_retries=self.max_retries)(run_task)
         refs = [remote.remote(task) for task in tasks]
