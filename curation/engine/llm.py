@@ -118,7 +118,6 @@ class LLM:
         if total == 0:
             raise InputError(f"{self.name}: the input has no rows; nothing to generate")
         run_dir = Path(output_dir) if output_dir else self.working_dir / "runs" / self.name
-        self._endpoint = None  # a replay file re-recorded since the last run gets new keys
         engine = Engine(
             self.teacher,
             cache_dir=self.working_dir / "cache",
@@ -134,6 +133,7 @@ class LLM:
             batch_requests=(lambda: self._requests(data)) if batch else None,
         )
         self.last_run = engine
+        # worked out afresh each run: a replay file re-recorded since the last run gets new keys
         self._endpoint = resolve_endpoint(engine.cache, self.teacher)
         seen = {"any": False}
 

@@ -2,8 +2,8 @@
 
 An append-only JSONL file (``RUN_DIR/batches/ledger.jsonl``), one event per line, each flushed and
 fsync'd before the call that caused it returns: a spool file written, the moment its upload
-starts and the file id it got (OpenAI), the moment a batch is about to be created, its id the moment the provider answers, and its collection
-once the answers are committed to the cache. A run killed at any point reads the ledger back and
+starts and the file id it got (OpenAI), the moment a batch is about to be created, its id the moment
+the provider answers, and its collection once the answers are committed to the cache. A run killed at any point reads the ledger back and
 polls the batches it already submitted; it never submits them again. A torn last line (a kill in the
 middle of a write) is ignored. Ids only: no key, no header, no prompt is ever written here.
 """
