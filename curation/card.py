@@ -193,7 +193,9 @@ def render_card(name: str, summaries: dict[str, dict[str, Any]], *, title: str |
     if engine:
         parts.append(
             f"## Generation\n\nrequests sent: {engine.get('requests_sent', 0)}, answered from cache: "
-            f"{engine.get('cache_hits', 0)}, prompt tokens: {engine.get('prompt_tokens', 0)}, completion "
+            f"{engine.get('cache_hits', 0)}"
+            + (f" ({engine['cache_adopted']} from another shard layout)" if engine.get("cache_adopted") else "")
+            + f", prompt tokens: {engine.get('prompt_tokens', 0)}, completion "
             f"tokens: {engine.get('completion_tokens', 0)}, cost: "
             # every answer at what it cost when bought: a resumed run shows the whole run's cost
             f"${engine.get('total_cost_usd', engine.get('cost_usd', 0.0)):.4f} "

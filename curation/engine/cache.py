@@ -11,6 +11,10 @@ again. A lost, garbage or stale index is rebuilt from the segments when the cach
 (``cache_repair``), so it costs no money; ``thoughtmill cache check|rebuild`` do the same by hand.
 Many processes may share one cache (each appends to its own segment); they hold a shared lock on
 it, and only a rebuild of the index needs it alone. Entries never expire and are never evicted.
+
+A cache may read through ``earlier`` caches (the same run's answers stored under another shard
+layout: unsharded, or another number of shards): a key missing here is looked up there, and an
+answer found is copied here, so changing the layout never pays for an answer twice.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ _UNREADABLE = (DamagedRecord, ValueError, zlib.error)  # a record whose body can
 class ResponseCache:
     """A persistent map from request hash to the stored response."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, earlier: Sequence[str | Path] = ()) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = DirectoryLock(self.directory, shared=True, purpose="response cache").acquire()
@@ -52,6 +56,15 @@ class ResponseCache:
             self._lock.release()
             raise
         self._damaged: set[str] = set()
+        self._earlier: list[ResponseCache] = []
+        self.adopted = 0  # answers copied here from an earlier cache
+        try:  # opened now, so an unreadable one stops the run before anything is paid for
+            for path in earlier:
+                if Path(path).is_dir() and Path(path).resolve() != self.directory.resolve():
+                    self._earlier.append(ResponseCache(path))
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def corrupt_entries(self) -> int:
@@ -69,7 +82,21 @@ class ResponseCache:
                 found[key] = _decode(self.segments.read(pointer, key))
             except _UNREADABLE as exc:
                 self._report_damaged(key, pointer, exc)
+        if self._earlier and len(found) < len(keys):
+            found.update(self._adopt([key for key in keys if key not in found]))
         return found
+
+    def _adopt(self, missing: list[str]) -> dict[str, Response]:
+        """The ``missing`` keys' answers held by an earlier cache, copied into this one."""
+        adopted: dict[str, Response] = {}
+        for other in self._earlier:
+            adopted.update(other.get_many([key for key in missing if key not in adopted]))
+            if len(adopted) == len(missing):
+                break
+        if adopted:
+            self.put_many(list(adopted.items()))
+            self.adopted += len(adopted)
+        return adopted
 
     def __contains__(self, key: str) -> bool:
         return key in self.index
@@ -117,6 +144,9 @@ class ResponseCache:
         )
 
     def close(self) -> None:
+        for other in self._earlier:
+            other.close()
+        self._earlier = []
         self.index.close()
         self.segments.close()
         self._lock.release()
@@ -232,7 +262,9 @@ def _decode(blob: bytes) -> Response:
     elif tag != _FRAMED:
         raise ValueError(f"unknown cache entry encoding {tag!r}")
     head, _, texts = body.partition(b"\n")
-    finish_reason, model, prompt, completion, reasoning, cached, split, has_reasoning, *rest = json.loads(head)
+    finish_reason, model, prompt, completion, reasoning, cached, split, has_reasoning, *rest = json.loads(
+        head
+    )
     return Response(
         content=texts[:split].decode(),
         reasoning_content=texts[split:].decode() if has_reasoning else None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -66,6 +66,7 @@ class LLM:
         max_failure_rate: float | None = None,
         budget_usd: float | None = None,
         on_progress: Listener | None = None,
+        earlier_caches: Sequence[Path] = (),
     ) -> None:
         self.teacher = load_teacher(teacher)
         self.working_dir = Path(working_dir) if working_dir else default_working_dir()
@@ -85,6 +86,7 @@ class LLM:
         self.max_failure_rate = check_max_failure_rate(max_failure_rate)  # ... or more than this fraction
         self.budget_usd = check_budget(budget_usd)  # stop sending before the answers cost more than this
         self.on_progress = on_progress  # called with the run's RunStats on every progress tick
+        self.earlier_caches = list(earlier_caches)  # read through when a key is missing from ours
         self._schema = self.response_format.model_json_schema() if self.response_format else None
         self._endpoint: str | None = None  # the teacher's endpoint identity, worked out once per run
         self.last_run: Engine | None = None
@@ -131,6 +133,7 @@ class LLM:
             budget_usd=self.budget_usd,
             on_progress=self.on_progress,
             batch_requests=(lambda: self._requests(data)) if batch else None,
+            earlier_caches=self.earlier_caches,
         )
         self.last_run = engine
         # worked out afresh each run: a replay file re-recorded since the last run gets new keys

@@ -33,6 +33,7 @@ class RunStats:
     rows_done: int = 0
     cache_hits: int = 0
     cache_corrupt: int = 0  # cached answers found damaged: never served, asked again
+    cache_adopted: int = 0  # of the cache hits: answers copied from an earlier shard layout's cache
     requests_sent: int = 0
     requests_ok: int = 0
     retries: int = 0

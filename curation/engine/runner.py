@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,9 +78,10 @@ class Engine:
         budget_usd: float | None = None,
         on_progress: Listener | None = None,
         batch_requests: Callable[[], Iterable[Request]] | None = None,
+        earlier_caches: Sequence[Path] = (),
     ) -> None:
         self.teacher = teacher
-        self.cache = ResponseCache(cache_dir)
+        self.cache = ResponseCache(cache_dir, earlier_caches)  # earlier: read through, answers copied here
         self.paths = RunPaths(Path(run_dir))
         self.backend = backend
         self.max_in_flight = max_in_flight or max(2 * teacher.max_concurrency, 32)
@@ -95,6 +96,7 @@ class Engine:
         self.batch_requests = batch_requests
         self.bought_in_batch: Container[str] = frozenset()  # cache keys this run's batch phase paid for
         self.stats = RunStats()
+        self._adopted_before = 0
 
     # ------------------------------------------------------------------ public entry points
     def run(
@@ -126,6 +128,7 @@ class Engine:
         total: int | None = None,
     ) -> datasets.Dataset:
         lock = DirectoryLock(self.paths.root, wait=self.wait_for_lock, purpose=f"engine run '{self.label}'")
+        self._adopted_before = self.cache.adopted  # endpoint records copied before the run are not answers
         await lock.acquire_async()  # waiting (if asked to) lets the caller's event loop run on
         try:
             with long_lived_objects_frozen():
@@ -349,6 +352,7 @@ class Engine:
 
     def _write_summary(self) -> None:
         self.stats.cache_corrupt = self.cache.corrupt_entries
+        self.stats.cache_adopted = self.cache.adopted - self._adopted_before
         write_summary(
             self.paths.summary,
             {

@@ -51,6 +51,8 @@ class JudgeResources:
 
     teacher: TeacherConfig | None = None
     cache_root: Path | None = None
+    #: the run's caches under other shard layouts, read through on a miss (see ``RunDir.earlier_caches``)
+    earlier_caches: tuple[Path, ...] = ()
     work_dir: Path | None = None
     #: the backend a judge's engine uses for its teacher (None: the engine's own); a sharded run hands
     #: one drawing from the budget every shard shares

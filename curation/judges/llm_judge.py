@@ -6,7 +6,7 @@ answers land in the same engine cache, so a re-run or a resumed run never pays t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ def run_llm_judge(
     cache_root: Path,
     output_dir: Path,
     name: str,
+    earlier_caches: Sequence[Path] = (),
     extra: dict[str, Any] | None = None,
     backend: Backend | None = None,
     budget: RunBudget | None = None,
@@ -75,6 +76,7 @@ def run_llm_judge(
     judge = AnswerJudge(
         teacher,
         working_dir=cache_root,
+        earlier_caches=earlier_caches,
         name=name,
         progress=False,
         backend=backend,
@@ -119,10 +121,12 @@ class TeacherJudge(Judge):
         work_dir: Path | None,
         backend_for: BackendFor | None = None,
         budget: RunBudget | None = None,
+        earlier_caches: Sequence[Path] = (),
     ) -> None:
         self.config = config
         self.teacher = judge_teacher
         self.cache_root = cache_root
+        self.earlier_caches = tuple(earlier_caches)
         self.work_dir = work_dir
         self.backend_for = backend_for
         self.budget = budget
@@ -136,6 +140,7 @@ class TeacherJudge(Judge):
             work_dir=resources.work_dir,
             backend_for=resources.backend_for,
             budget=resources.budget,
+            earlier_caches=resources.earlier_caches,
         )
 
     def llm_judge(
@@ -149,6 +154,7 @@ class TeacherJudge(Judge):
             rows,
             self.teacher,
             cache_root=self.cache_root,
+            earlier_caches=self.earlier_caches,
             output_dir=self.work_dir / name,
             name=name,
             extra=extra,

@@ -58,6 +58,7 @@ class GenerateStage(Stage):
         llm = GenerateTraces(
             teacher,
             working_dir=self.ctx.run.cache_root,
+            earlier_caches=self.ctx.run.earlier_caches(self.name),
             name="generate",
             max_in_flight=self.config.max_in_flight,
             progress=self.config.progress,

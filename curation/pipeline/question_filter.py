@@ -76,6 +76,7 @@ class QuestionFilterStage(Stage):
             llm = self.scorer(
                 teacher,
                 working_dir=self.ctx.run.cache_root,
+                earlier_caches=self.ctx.run.earlier_caches(self.name),
                 name=self.name,
                 max_in_flight=self.config.max_in_flight,
                 progress=self.config.progress,

@@ -28,7 +28,7 @@ from thoughtmill.curation.pipeline.mixing import MixStage
 from thoughtmill.curation.pipeline.output import CardStage, WriteStage
 from thoughtmill.curation.pipeline.problems import DecontaminateStage, DedupStage, SourcesStage
 from thoughtmill.curation.pipeline.rundir import RunDir
-from thoughtmill.curation.pipeline.sharding import run_sharded
+from thoughtmill.curation.pipeline.sharding import refuse_layout_change_with_batches_out, run_sharded
 from thoughtmill.curation.pipeline.stage import Stage, StageContext
 from thoughtmill.curation.pipeline.verification import VerifyStage
 from thoughtmill.curation.report import write_report_or_warn
@@ -153,7 +153,10 @@ def _run_stages(ctx: StageContext, until: str | None, report: dict[str, Any]) ->
 def run_stage(stage: Stage, input_path: Path | None) -> tuple[Path | None, dict[str, Any]]:
     """A stage on its input: in this process, or as shards on the run's executor when the stage is
     shardable and the executor cuts more than one shard."""
-    if stage.shardable and stage.ctx.executor.shards > 1:
+    world = stage.ctx.executor.shards if stage.shardable else 1
+    if stage.shardable:
+        refuse_layout_change_with_batches_out(stage.ctx.run, stage.name, world)
+    if world > 1:
         return run_sharded(stage, input_path)
     return stage.run(input_path)
 

@@ -24,8 +24,10 @@ import datasets
 import numpy as np
 import pyarrow.compute as pc
 from thoughtmill.curation.datasets_io import read_batches
+from thoughtmill.curation.engine.batch.flow import BATCH_DIR
+from thoughtmill.curation.engine.batch.ledger import LEDGER_FILE, uncollected_batches
 from thoughtmill.curation.engine.config import TeacherConfig
-from thoughtmill.curation.errors import InputError
+from thoughtmill.curation.errors import ConfigError, InputError
 from thoughtmill.curation.pipeline.atomic import atomic_write
 from thoughtmill.curation.pipeline.config import PipelineConfig, config_from_dict
 from thoughtmill.curation.pipeline.executors.budgeted import Budget
@@ -74,10 +76,11 @@ class ShardRunDir(RunDir):
     """The run directory as one shard sees it: the sharded stage's folder (and the engine cache
     partition) is the shard's own folder; everything else, and relative paths, are the run's."""
 
-    def __init__(self, config: PipelineConfig, stage: str, shard_dir: Path) -> None:
+    def __init__(self, config: PipelineConfig, stage: str, shard_dir: Path, world_size: int) -> None:
         super().__init__(config)
         self.sharded_stage = stage
         self.shard_dir = shard_dir
+        self.world_size = world_size
         self._shard_heartbeat: Heartbeat | None = None
 
     @property
@@ -93,6 +96,13 @@ class ShardRunDir(RunDir):
 
     def stage_dir(self, stage: str) -> Path:
         return self.shard_dir if stage == self.sharded_stage else super().stage_dir(stage)
+
+    def earlier_caches(self, stage: str) -> list[Path]:
+        """The unsharded cache and the stage's partitions under another number of shards (its sibling
+        ranks' partitions never hold this rank's rows, and are being written right now)."""
+        own = f"-of-{self.world_size:05d}"
+        partitions = RunDir(self.config).earlier_caches(stage)
+        return [self.run_cache_root / "cache", *(p for p in partitions if not p.parent.name.endswith(own))]
 
 
 @dataclass
@@ -127,7 +137,7 @@ class ShardTask:
             del part, ds
             ctx = StageContext(
                 config,
-                ShardRunDir(config, self.stage.name, shard_dir),
+                ShardRunDir(config, self.stage.name, shard_dir, self.world_size),
                 echo=lambda text: print(
                     f"[{self.stage.name} {shard_name(self.rank, self.world_size)}] {text}"
                 ),
@@ -140,6 +150,29 @@ class ShardTask:
         shard_dir.mkdir(parents=True, exist_ok=True)  # a rank with no rows has written nothing yet
         atomic_write(shard_dir / SHARD_MARKER, json.dumps(record, indent=2, default=str))
         return record
+
+
+def refuse_layout_change_with_batches_out(run: RunDir, stage: str, world: int) -> None:
+    """Stop before anything is sent when ``stage`` ran under another shard layout (another number of
+    shards, or sharded against not) and batches it submitted are not collected: their ledgers belong to
+    the old layout's engines, so the new layout would send those requests again and pay twice."""
+    stage_dir, own = run.stage_dir(stage), shard_name(0, world).split("-")[-1]
+    elsewhere: dict[str, int] = {}
+    for ledger in sorted(stage_dir.rglob(f"{BATCH_DIR}/{LEDGER_FILE}")):
+        parts = ledger.relative_to(stage_dir).parts
+        layout = parts[1].split("-of-")[1] if parts[0] == "shards" and len(parts) > 2 else "00001"
+        if layout != own and (out := uncollected_batches(ledger.parent)):
+            elsewhere[layout] = elsewhere.get(layout, 0) + len(out)
+    if elsewhere:
+        found = "; ".join(f"{n} under {int(layout)} shard(s)" for layout, n in elsewhere.items())
+        first = int(next(iter(elsewhere)))
+        raise ConfigError(
+            f"{stage}: batches submitted by an earlier run of this stage are not collected yet ({found}); "
+            f"this run uses {world} shard(s), whose engines do not know them and would pay for their "
+            f"requests again. Collect them first with the layout that sent them (executor.shards={first}"
+            + (", or executor.name=local" if first == 1 else "")
+            + "), then change it: the answers are read from that layout's cache."
+        )
 
 
 def read_marker(shard_dir: Path) -> dict[str, Any] | None:

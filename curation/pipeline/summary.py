@@ -56,6 +56,8 @@ def cost_line(engine: dict[str, Any]) -> str | None:
     answers = (engine.get("requests_ok") or 0) + (engine.get("cache_hits") or 0)
     tokens = (engine.get("completion_tokens") or 0) + (engine.get("cached_completion_tokens") or 0)
     line = f"teacher cost:  ${total:.4f} for {answers} answers (this invocation ${now:.4f}, {tokens:,} output tokens)"
+    if engine.get("cache_adopted"):  # the shard layout changed; those answers were not paid for again
+        line += f"; {engine['cache_adopted']} read from another shard layout's cache"
     if engine.get("not_sent_budget"):
         line += f"; budget_usd ${engine.get('budget_usd'):.2f} reached, {engine['not_sent_budget']} not sent"
     return line

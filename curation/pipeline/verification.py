@@ -9,7 +9,7 @@ batch by batch from sorted keys and record offsets, never a Python dict or table
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,7 @@ class VerifyStage(Stage):
             judges = make_judges(
                 self.config,
                 cache_root=self.ctx.run.cache_root,
+                earlier_caches=self.ctx.run.earlier_caches(self.name),
                 work_dir=self.dir,
                 backend_for=self.ctx.backend_for,
                 budget=self._judge_budget(),
@@ -193,6 +194,7 @@ def make_judges(
     *,
     cache_root: Path,
     work_dir: Path,
+    earlier_caches: Sequence[Path] = (),
     backend_for: BackendFor | None = None,
     budget: RunBudget | None = None,
     cpus: float | None = None,
@@ -205,6 +207,7 @@ def make_judges(
         resources = JudgeResources(
             teacher=teacher,
             cache_root=cache_root,
+            earlier_caches=tuple(earlier_caches),
             work_dir=work_dir,
             backend_for=backend_for,
             budget=budget,

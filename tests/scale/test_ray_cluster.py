@@ -205,3 +205,21 @@ def test_one_budget_actor_holds_every_rank_to_the_teacher_limit(tmp_path, ray_cl
     assert budget.count() == 150
     executor.close()
     assert ray.is_initialized()  # the executor leaves a Ray it did not start running
+
+
+def test_a_run_moved_from_one_machine_to_the_cluster_pays_for_nothing_twice(tmp_path, ray_cluster):
+    """Answers bought unsharded (RUN_DIR/cache) are read by both ranks at once on the cluster."""
+    n = 24
+    source = write_math_source(tmp_path / "math.jsonl", n)
+    with FakeTeacher(script=GEN_SCRIPT) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
+        local = math_config(tmp_path, source, gen.base_url, judge.base_url)
+        run_pipeline(local, until="verify", echo=quiet)
+        before = verified_rows(tmp_path / "run")
+        for stage in ("generate", "verify"):  # the run is resumed on the cluster before it finished
+            (tmp_path / "run" / stage / "_done.json").unlink()
+        on_ray = math_config(
+            tmp_path, source, gen.base_url, judge.base_url, executor={"name": "ray", "shards": 2}
+        )
+        run_pipeline(on_ray, until="verify", echo=quiet)
+        assert (gen.stats()["requests"], judge.stats()["requests"]) == (n, n)
+    assert verified_rows(tmp_path / "run") == before

@@ -47,6 +47,57 @@ class SpoolRecord:
         return not self.collected
 
 
+def parse_ledger(path: Path, data: bytes) -> dict[str, SpoolRecord]:
+    """The spools a ledger's bytes describe (a torn last line is ignored)."""
+    spools: dict[str, SpoolRecord] = {}
+    for number, line in enumerate(data[: data.rfind(b"\n") + 1].split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            apply_event(spools, json.loads(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CurationError(
+                f"batch ledger {path}, line {number}: unreadable event ({exc}); it lists the batches "
+                "this run directory paid for: repair the line rather than delete the file"
+            ) from exc
+    return spools
+
+
+def apply_event(spools: dict[str, SpoolRecord], event: dict[str, Any]) -> None:
+    kind, spool = event["event"], event["spool"]
+    if kind == "spooled":
+        spools[spool] = SpoolRecord(
+            spool=spool, file=event["file"], count=event["count"], bytes=event["bytes"], round=event["round"]
+        )
+        return
+    record = spools[spool]
+    if kind == "uploading":
+        record.uploading_at = event["at"]
+    elif kind == "uploaded":
+        record.file_id = event["file_id"]
+    elif kind == "creating":
+        record.creating_at = event["at"]
+    elif kind == "created":
+        record.batch_id = event["batch_id"]
+    elif kind == "collected":
+        record.collected = True
+        record.outcome = event.get("outcome", {})
+    else:
+        raise ValueError(f"unknown event {kind!r}")
+
+
+def uncollected_batches(directory: Path) -> list[SpoolRecord]:
+    """Batches a ledger created (or was creating: the answer may have been lost) and has not collected:
+    paid for, their answers not in the cache yet. Read only: the ledger is left as it is."""
+    path = directory / LEDGER_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    spools = parse_ledger(path, data)
+    return [r for r in spools.values() if r.pending and (r.batch_id or r.creating_at is not None)]
+
+
 class Ledger:
     """Reads the events back into one :class:`SpoolRecord` per spool, and appends new ones durably."""
 
@@ -69,45 +120,10 @@ class Ledger:
             with open(self.path, "r+b") as f:
                 f.truncate(keep)
                 os.fsync(f.fileno())
-            data = data[:keep]
-        lines = data.split(b"\n")
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-                self._apply(event)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise CurationError(
-                    f"batch ledger {self.path}, line {number}: unreadable event ({exc}); it lists the batches "
-                    "this run directory paid for: repair the line rather than delete the file"
-                ) from exc
+        self.spools = parse_ledger(self.path, data)
 
     def _apply(self, event: dict[str, Any]) -> None:
-        kind, spool = event["event"], event["spool"]
-        if kind == "spooled":
-            self.spools[spool] = SpoolRecord(
-                spool=spool,
-                file=event["file"],
-                count=event["count"],
-                bytes=event["bytes"],
-                round=event["round"],
-            )
-            return
-        record = self.spools[spool]
-        if kind == "uploading":
-            record.uploading_at = event["at"]
-        elif kind == "uploaded":
-            record.file_id = event["file_id"]
-        elif kind == "creating":
-            record.creating_at = event["at"]
-        elif kind == "created":
-            record.batch_id = event["batch_id"]
-        elif kind == "collected":
-            record.collected = True
-            record.outcome = event.get("outcome", {})
-        else:
-            raise ValueError(f"unknown event {kind!r}")
+        apply_event(self.spools, event)
 
     def _append(self, event: dict[str, Any]) -> None:
         self._apply(event)
