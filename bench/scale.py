@@ -4,11 +4,15 @@
     python bench/scale.py --solutions 16 --rows 300      # a quicker run
 
 A local Ray cluster is started here on 127.0.0.1 with one node of 1 CPU; each case runs, a second
-1-CPU node joins, each case runs again with the same config (``executor: ray``, 2 shards), and the
-second node leaves; ``--rounds`` times, so the 2-vs-1 ratios are paired per round (median and range):
+1-CPU node joins, each case runs again with the same config (``executor: ray``, ``--shards``), and
+the second node leaves; ``--rounds`` times, so the 2-vs-1 ratios are paired per round (median and range):
 
 (a) verify: code solutions that each burn ~0.3 s of CPU per test, judged in the sandbox (one sandbox
-    per shard): with two nodes the two shards run at once, so throughput should nearly double;
+    per shard): with two nodes two shards run at once, so throughput should nearly double. The rows
+    are split by a stable hash of their ids, which is uneven for a few dozen rows: with 2 shards the
+    40 solutions split 24/16, so two nodes could give at most 1.67x. The default is 8 shards (more
+    shards than nodes, as datatrove runs more tasks than workers): a node that finishes early takes the
+    next shard. The script prints the split and the ceiling it allows;
 (b) generate: against a fake teacher answering after 200 ms, with the teacher's requests/min limit
     fixed: the limit is one budget shared by every rank (a Ray actor), so two nodes must give the same
     throughput as one, not twice the limit.
@@ -71,12 +75,12 @@ def teacher(base_url: str, **extra: Any) -> dict[str, Any]:
             "timeout_s": 60, "retry": {"max_attempts": 3, "backoff_initial_s": 0.05}, **extra}  # fmt: skip
 
 
-def run(run_dir: Path, address: str, source: dict, gen: dict, until: str) -> dict[str, Any]:
+def run(run_dir: Path, address: str, source: dict, gen: dict, until: str, shards: int) -> dict[str, Any]:
     config = config_from_dict(
         {
             "name": "bench-scale",
             "run_dir": str(run_dir),
-            "executor": {"name": "ray", "address": address, "shards": 2},
+            "executor": {"name": "ray", "address": address, "shards": shards},
             "stages": {
                 "sources": {"sources": [source]},
                 "dedup": {"enabled": False},
@@ -90,22 +94,40 @@ def run(run_dir: Path, address: str, source: dict, gen: dict, until: str) -> dic
     return run_pipeline(config, until=until, echo=lambda _: None)
 
 
-def bench_verify(work: Path, address: str, source: Path, url: str, count: int) -> float:
+def bench_verify(work: Path, address: str, source: Path, url: str, count: int, shards: int) -> float:
     report = run(
         work,
         address,
         {"name": "taco", "path": str(source), "options": {"min_problem_chars": 10}},
         {"teacher": teacher(url)},
         "verify",
+        shards,
     )
     ds = datasets.load_from_disk(str(work / "verify" / "dataset"))
     assert len(ds) == count and all(ds["verified"]), "every solution should pass"
     return count / report["verify"]["seconds"]
 
 
-def bench_generate(work: Path, address: str, source: Path, url: str, count: int, rpm: int) -> float:
+def rows_per_shard(work: Path, stage: str) -> list[int]:
+    """How the stable hash split the stage's rows (the two-node ceiling: the busier node's share)."""
+    markers = sorted((work / stage / "shards").glob("*/_shard_done.json"))
+    return [json.loads(m.read_text())["rows"] or 0 for m in markers]
+
+
+def two_node_ceiling(split: list[int]) -> float:
+    """Throughput two nodes can reach over one with this split, shards handed out in rank order to the
+    node that is free first (equal work per row)."""
+    loads = [0, 0]
+    for rows in split:
+        loads[loads.index(min(loads))] += rows
+    return sum(split) / max(loads)
+
+
+def bench_generate(
+    work: Path, address: str, source: Path, url: str, count: int, rpm: int, shards: int
+) -> float:
     gen = {"teacher": teacher(url, requests_per_minute=rpm, max_concurrency=8)}
-    report = run(work, address, {"name": "numina_math", "path": str(source)}, gen, "generate")
+    report = run(work, address, {"name": "numina_math", "path": str(source)}, gen, "generate", shards)
     return count / report["generate"]["seconds"]
 
 
@@ -118,6 +140,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=400, help="rows generated per case")
     parser.add_argument("--rpm", type=int, default=1200, help="the teacher's requests/min limit")
     parser.add_argument("--rounds", type=int, default=3, help="1-node / 2-node rounds, paired")
+    parser.add_argument(
+        "--shards", type=int, default=8, help="executor.shards (the same on 1 and 2 nodes; 2 = one per node)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     datasets.disable_progress_bars()
@@ -150,12 +175,24 @@ def main() -> None:
                         time.sleep(2)  # let the new node's workers start
                     tag = f"{r}-{nodes}"
                     # a small job first, so the measured run starts with the nodes' workers up
-                    bench_verify(work / f"warm-{tag}", cluster.address, warm, coder.base_url, 4)
+                    bench_verify(work / f"warm-{tag}", cluster.address, warm, coder.base_url, 4, args.shards)
                     verify = bench_verify(
-                        work / f"verify-{tag}", cluster.address, code, coder.base_url, args.solutions
+                        work / f"verify-{tag}",
+                        cluster.address,
+                        code,
+                        coder.base_url,
+                        args.solutions,
+                        args.shards,
                     )
+                    split = rows_per_shard(work / f"verify-{tag}", "verify")
                     generate = bench_generate(
-                        work / f"generate-{tag}", cluster.address, math, gen_url, args.rows, args.rpm
+                        work / f"generate-{tag}",
+                        cluster.address,
+                        math,
+                        gen_url,
+                        args.rows,
+                        args.rpm,
+                        args.shards,
                     )
                     results[f"{nodes} node(s)"] = {"verify_solutions_per_s": round(verify, 3),
                                                    "generate_rows_per_s": round(generate, 3)}  # fmt: skip
@@ -172,7 +209,10 @@ def main() -> None:
         cluster.shutdown()
     one = [r["1 node(s)"] for r in rounds]
     two = [r["2 node(s)"] for r in rounds]
+    ceiling = two_node_ceiling(split)
     summary = {
+        "verify_rows_per_shard": split,
+        "verify_two_node_ceiling": round(ceiling, 3),
         "verify_ratio_2_vs_1": paired_ratios(
             [t["verify_solutions_per_s"] for t in two], [o["verify_solutions_per_s"] for o in one]
         ),
@@ -185,6 +225,7 @@ def main() -> None:
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
     }
     print(load)
+    print(f"verify rows per shard {split}: two nodes can give at most {ceiling:.2f}x with this split")
     print(describe_ratio("verify, 2 nodes / 1 node", summary["verify_ratio_2_vs_1"]) + "   (target >= 1.7x)")
     print(
         describe_ratio("generate, 2 nodes / 1 node", summary["generate_ratio_2_vs_1"])

@@ -194,7 +194,11 @@ def render_card(name: str, summaries: dict[str, dict[str, Any]], *, title: str |
         parts.append(
             f"## Generation\n\nrequests sent: {engine.get('requests_sent', 0)}, answered from cache: "
             f"{engine.get('cache_hits', 0)}"
-            + (f" ({engine['cache_adopted']} from another shard layout)" if engine.get("cache_adopted") else "")
+            + (
+                f" ({engine['cache_adopted']} from another shard layout)"
+                if engine.get("cache_adopted")
+                else ""
+            )
             + f", prompt tokens: {engine.get('prompt_tokens', 0)}, completion "
             f"tokens: {engine.get('completion_tokens', 0)}, cost: "
             # every answer at what it cost when bought: a resumed run shows the whole run's cost

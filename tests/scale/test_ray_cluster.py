@@ -223,3 +223,26 @@ def test_a_run_moved_from_one_machine_to_the_cluster_pays_for_nothing_twice(tmp_
         run_pipeline(on_ray, until="verify", echo=quiet)
         assert (gen.stats()["requests"], judge.stats()["requests"]) == (n, n)
     assert verified_rows(tmp_path / "run") == before
+
+
+def test_a_node_that_frees_up_takes_the_next_shard(tmp_path, ray_cluster):
+    """One long shard and eight short ones on two 1-CPU nodes: every short one runs on the other node
+    while the long one runs; none is queued behind it."""
+    executor = RayExecutor()
+    log = tmp_path / "log"
+    log.mkdir()
+
+    def shard(name: str, seconds: float):
+        def run() -> None:
+            started = time.time()
+            time.sleep(seconds)  # holds its CPU slot, as a busy shard does
+            (log / name).write_text(f"{started} {time.time()}")
+
+        return run
+
+    shorts = [f"short{k}" for k in range(8)]
+    executor.map([shard("long", 5.0)] + [shard(name, 0.1) for name in shorts])
+    times = {p.name: [float(t) for t in p.read_text().split()] for p in log.iterdir()}
+    assert set(times) == {"long", *shorts}
+    assert all(times[name][1] < times["long"][1] for name in shorts), times
+    executor.close()
