@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from thoughtmill.curation.datasets_io import read_batches
 from thoughtmill.curation.engine.batch.flow import BATCH_DIR
 from thoughtmill.curation.engine.batch.ledger import LEDGER_FILE, uncollected_batches
+from thoughtmill.curation.engine.cache import ResponseCache
 from thoughtmill.curation.engine.config import TeacherConfig
 from thoughtmill.curation.errors import ConfigError, InputError
 from thoughtmill.curation.pipeline.atomic import atomic_write
@@ -152,6 +153,14 @@ class ShardTask:
         return record
 
 
+def check_earlier_caches(shard_run: ShardRunDir, stage: str) -> None:
+    """Open, once on the driver, every cache the shards will read through: a damaged index is rebuilt
+    (and unindexed answers indexed) here, alone, not by ranks that each hold it open and so cannot."""
+    for path in shard_run.earlier_caches(stage):
+        if path.is_dir():
+            ResponseCache(path).close()
+
+
 def refuse_layout_change_with_batches_out(run: RunDir, stage: str, world: int) -> None:
     """Stop before anything is sent when ``stage`` ran under another shard layout (another number of
     shards, or sharded against not) and batches it submitted are not collected: their ledgers belong to
@@ -207,6 +216,8 @@ def run_sharded(stage: Stage, input_path: Path | None) -> tuple[Path | None, dic
         for rank in range(world)
         if (read_marker(shards_dir / shard_name(rank, world)) or {}).get("key") != key
     ]  # fmt: skip
+    if todo:
+        check_earlier_caches(ShardRunDir(ctx.config, name, shards_dir / shard_name(0, world), world), name)
     ctx.echo(
         f"  {name}: {world} shards on executor '{ctx.executor.name}', {len(todo)} to run"
         + (f" ({world - len(todo)} finished earlier)" if len(todo) < world else "")

@@ -150,8 +150,8 @@ def test_ctrl_c_is_a_few_lines_and_keeps_what_was_paid_for(tmp_path):
         proc = subprocess.Popen(job, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ANSWERED"
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode != 0
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode != 0, (out, err[-3000:])
         assert err.count("Traceback (most recent call last)") <= 1, err
         assert len(err.strip().splitlines()) <= 12, err
         assert "interrupted" in err and "re-run" in err, err

@@ -41,3 +41,29 @@ def test_report_renders_in_chromium(demo_run: Path, tmp_path: Path) -> None:
     assert seen.screenshot.startswith(b"\x89PNG") and shot.stat().st_size > 20_000
     if os.environ.get("THOUGHTMILL_SCREENSHOTS"):
         shutil.copy(shot, Path(os.environ["THOUGHTMILL_SCREENSHOTS"]) / "report.png")
+
+
+#: the funnel plot's category labels, as the browser drew them
+FUNNEL_LABELS = """
+Array.from(document.querySelectorAll("section.plot#funnel svg.main-svg text")).map(t => t.textContent)
+"""
+
+
+def test_the_recipe_report_draws_the_selection_stages(tmp_path: Path) -> None:
+    """The OpenThoughts3 miniature recipe's report: the funnel the browser draws has the question-
+    selection stages (mixed, difficulty, length) between decontamination and generation."""
+    from thoughtmill.curation.pipeline.config import load_config
+    from thoughtmill.curation.pipeline.runner import run_pipeline
+
+    from thoughtmill.resources import bundled_config
+
+    run_dir = tmp_path / "run"
+    run_pipeline(
+        load_config(bundled_config("openthoughts3-mini.yaml"), [f"run_dir={run_dir}"]), echo=lambda _: None
+    )
+    seen = asyncio.run(visit((run_dir / REPORT_FILE).as_uri(), FUNNEL_LABELS))
+    assert seen.console_errors == [] and seen.exceptions == []
+    stages = ["sourced", "deduplicated", "decontaminated", "mixed", "difficulty_kept", "length_kept",
+              "generated", "verified"]  # fmt: skip
+    drawn = [text for text in seen.result if text in stages]
+    assert drawn[::-1] == stages, seen.result  # plotly draws a funnel's labels bottom up

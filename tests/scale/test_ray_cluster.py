@@ -246,3 +246,21 @@ def test_a_node_that_frees_up_takes_the_next_shard(tmp_path, ray_cluster):
     assert set(times) == {"long", *shorts}
     assert all(times[name][1] < times["long"][1] for name in shorts), times
     executor.close()
+
+
+def test_ranks_reading_an_earlier_cache_with_a_damaged_index_at_once_still_pay_nothing(tmp_path, ray_cluster):
+    """RUN_DIR/cache's index is garbage when the run moves to the cluster: both ranks would open it at
+    once, and neither could rebuild it while the other holds it open."""
+    n = 24
+    source = write_math_source(tmp_path / "math.jsonl", n)
+    with FakeTeacher(script=GEN_SCRIPT) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
+        run_pipeline(
+            math_config(tmp_path, source, gen.base_url, judge.base_url), until="generate", echo=quiet
+        )
+        (tmp_path / "run" / "cache" / "index.sqlite").write_bytes(b"not a database" * 100)
+        (tmp_path / "run" / "generate" / "_done.json").unlink()
+        on_ray = math_config(
+            tmp_path, source, gen.base_url, judge.base_url, executor={"name": "ray", "shards": 2}
+        )
+        run_pipeline(on_ray, until="generate", echo=quiet)
+        assert gen.stats()["requests"] == n
