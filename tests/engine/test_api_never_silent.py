@@ -134,6 +134,12 @@ def test_an_error_inside_a_running_event_loop_reads_the_same(server, api_key, tm
     assert "During handling of the above exception" not in "".join(traceback.format_exception(info.value))
 
 
+def _default_sigint() -> None:
+    """In the job: Ctrl-C's default action, even when the test run itself ignores SIGINT (started in
+    the background by a non-interactive shell, which ignores it for its children)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_is_a_few_lines_and_keeps_what_was_paid_for(tmp_path):
     server = FakeTeacher(answer_bytes=50, latency_ms=100)
@@ -147,7 +153,14 @@ def test_ctrl_c_is_a_few_lines_and_keeps_what_was_paid_for(tmp_path):
             str(tmp_path),
             "400",
         ]
-        proc = subprocess.Popen(job, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        proc = subprocess.Popen(
+            job,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            preexec_fn=_default_sigint,
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ANSWERED"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
