@@ -16,6 +16,7 @@ only a power cut could lose the last few index writes, which the next open recov
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -35,6 +36,23 @@ class IndexDamaged(CurationError):
     """The index file is not a readable SQLite database (garbage, or damaged pages)."""
 
 
+def _enter_wal(db: sqlite3.Connection, patience_s: float = 60.0) -> None:
+    """Switch the file to WAL mode. SQLite answers "database is locked" at once, without its busy
+    timeout, when another process is creating or switching the same file at that instant (several
+    ranks opening one cache together): wait and try again, as the busy timeout would."""
+    delay, waited = 0.002, 0.0
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or waited >= patience_s:
+                raise
+        time.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 0.1)
+
+
 class CacheIndex:
     """Key -> :class:`Pointer`, and how far each segment has been indexed."""
 
@@ -45,7 +63,7 @@ class CacheIndex:
         except sqlite3.DatabaseError as exc:
             raise self._damaged(exc) from exc
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _enter_wal(self._db)
             self._db.execute("PRAGMA synchronous=OFF")
             self._db.execute("PRAGMA cache_size=-4096")  # 4 MB: the index is small, answers live in segments
             self._db.executescript(_SCHEMA)

@@ -15,6 +15,7 @@ from pathlib import Path
 import datasets
 import pytest
 from thoughtmill.curation.card import render_card
+from thoughtmill.curation.cli import app
 from thoughtmill.curation.engine.batch.ledger import Ledger
 from thoughtmill.curation.engine.segments import SegmentStore
 from thoughtmill.curation.errors import ConfigError
@@ -23,6 +24,7 @@ from thoughtmill.curation.pipeline.rundir import RunDir
 from thoughtmill.curation.pipeline.runner import run_pipeline
 from thoughtmill.curation.pipeline.sharding import refuse_layout_change_with_batches_out
 from thoughtmill.curation.pipeline.summary import cost_line
+from typer.testing import CliRunner
 
 from tests.support.fake_teacher import FakeTeacher
 
@@ -141,3 +143,31 @@ def test_a_sharded_run_reads_a_cache_dir_shared_between_runs(tmp_path):
         data.update(run_dir=str(tmp_path / "b" / "run"), executor={"name": "local", "shards": 2})
         run_pipeline(config_from_dict(data), until="generate", echo=quiet)
         assert gen.stats()["requests"] == N
+
+
+def test_cache_check_and_rebuild_of_a_run_directory_cover_every_shard_partition(tmp_path):
+    source = write_math_source(tmp_path / "math.jsonl", N)
+    run = tmp_path / "run"
+    with FakeTeacher(script=GEN_SCRIPT) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
+        base = math_config(tmp_path, source, gen.base_url, judge.base_url)
+        run_pipeline(with_executor(base, {"name": "local", "shards": 2}), until="verify", echo=quiet)
+    partitions = sorted(run.glob("*/shards/*/cache"))
+    assert len(partitions) == 4  # generate and verify (its judge), two ranks each
+    runner = CliRunner()
+    clean = runner.invoke(app, ["cache", "check", str(run)])
+    assert clean.exit_code == 0, clean.output
+    assert all(f"cache {p}:" in clean.output for p in partitions)
+    # a flipped byte in rank 1's generate partition is found from the run directory
+    store = SegmentStore(run / "generate" / "shards" / "00001-of-00002" / "cache")
+    segment = store.path(store.names()[0])
+    store.close()
+    data = bytearray(segment.read_bytes())
+    data[data.index(b"So the answer is") + 3] ^= 0x20
+    segment.write_bytes(bytes(data))
+    bad = runner.invoke(app, ["cache", "check", str(run)])
+    assert bad.exit_code == 1 and "1 bad" in bad.output
+    for partition in partitions:  # every index lost: rebuilt from the segments, one partition each
+        (partition / "index.sqlite").unlink()
+    rebuilt = runner.invoke(app, ["cache", "rebuild", str(run)])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert rebuilt.output.count("entries in") == 4
