@@ -42,7 +42,7 @@ async def visit(url: str, expression: str, *, width: int = 1200, height: int = 2
     """Load ``url``, wait for it, evaluate ``expression`` (its JSON value lands in ``result``)."""
     chromium = find_chromium()
     assert chromium, "no chromium on this machine"
-    with tempfile.TemporaryDirectory(prefix="tm-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="tm-chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [
                 chromium,
