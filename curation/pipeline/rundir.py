@@ -51,11 +51,6 @@ class RunDir:
     @property
     def cache_root(self) -> Path:
         """What the engine gets as ``working_dir`` (it keeps its cache in ``working_dir/cache``)."""
-        return self.run_cache_root
-
-    @property
-    def run_cache_root(self) -> Path:
-        """Where unsharded stages keep the engine cache: ``cache_dir``'s parent, or the run directory."""
         return Path(self.config.cache_dir).parent if self.config.cache_dir else self.root
 
     def earlier_caches(self, stage: str) -> list[Path]:

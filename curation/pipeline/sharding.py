@@ -73,6 +73,11 @@ def shard_name(rank: int, world_size: int) -> str:
     return f"{rank:05d}-of-{world_size:05d}"
 
 
+def shard_world(name: str) -> int:
+    """The number of shards of the layout a shard folder (``shard_name``) belongs to."""
+    return int(name.split("-of-")[1])
+
+
 class ShardRunDir(RunDir):
     """The run directory as one shard sees it: the sharded stage's folder (and the engine cache
     partition) is the shard's own folder; everything else, and relative paths, are the run's."""
@@ -101,9 +106,9 @@ class ShardRunDir(RunDir):
     def earlier_caches(self, stage: str) -> list[Path]:
         """The unsharded cache and the stage's partitions under another number of shards (its sibling
         ranks' partitions never hold this rank's rows, and are being written right now)."""
-        own = f"-of-{self.world_size:05d}"
         partitions = RunDir(self.config).earlier_caches(stage)
-        return [self.run_cache_root / "cache", *(p for p in partitions if not p.parent.name.endswith(own))]
+        others = (p for p in partitions if shard_world(p.parent.name) != self.world_size)
+        return [super().cache_root / "cache", *others]
 
 
 @dataclass
@@ -165,16 +170,16 @@ def refuse_layout_change_with_batches_out(run: RunDir, stage: str, world: int) -
     """Stop before anything is sent when ``stage`` ran under another shard layout (another number of
     shards, or sharded against not) and batches it submitted are not collected: their ledgers belong to
     the old layout's engines, so the new layout would send those requests again and pay twice."""
-    stage_dir, own = run.stage_dir(stage), shard_name(0, world).split("-")[-1]
-    elsewhere: dict[str, int] = {}
+    stage_dir = run.stage_dir(stage)
+    elsewhere: dict[int, int] = {}  # shards of the layout -> batches it has out
     for ledger in sorted(stage_dir.rglob(f"{BATCH_DIR}/{LEDGER_FILE}")):
         parts = ledger.relative_to(stage_dir).parts
-        layout = parts[1].split("-of-")[1] if parts[0] == "shards" and len(parts) > 2 else "00001"
-        if layout != own and (out := uncollected_batches(ledger.parent)):
+        layout = shard_world(parts[1]) if parts[0] == "shards" and len(parts) > 2 else 1
+        if layout != world and (out := uncollected_batches(ledger.parent)):
             elsewhere[layout] = elsewhere.get(layout, 0) + len(out)
     if elsewhere:
-        found = "; ".join(f"{n} under {int(layout)} shard(s)" for layout, n in elsewhere.items())
-        first = int(next(iter(elsewhere)))
+        found = "; ".join(f"{n} under {layout} shard(s)" for layout, n in elsewhere.items())
+        first = next(iter(elsewhere))
         raise ConfigError(
             f"{stage}: batches submitted by an earlier run of this stage are not collected yet ({found}); "
             f"this run uses {world} shard(s), whose engines do not know them and would pay for their "

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import datasets
@@ -41,6 +43,24 @@ def interrupted(run: Path) -> None:
             marker.unlink()
 
 
+@contextmanager
+def math_run(tmp_path: Path) -> Iterator[tuple[FakeTeacher, FakeTeacher, PipelineConfig]]:
+    """N math problems, the fake generation and judge teachers, and the run's config (unsharded)."""
+    source = write_math_source(tmp_path / "math.jsonl", N)
+    with FakeTeacher(script=GEN_SCRIPT) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
+        yield gen, judge, math_config(tmp_path, source, gen.base_url, judge.base_url)
+
+
+def flip_an_answer_byte(cache: Path) -> None:
+    """Alter one byte inside the first stored answer of ``cache``."""
+    store = SegmentStore(cache)
+    segment = store.path(store.names()[0])
+    store.close()
+    data = bytearray(segment.read_bytes())
+    data[data.index(b"So the answer is") + 3] ^= 0x20
+    segment.write_bytes(bytes(data))
+
+
 def with_executor(config: PipelineConfig, executor: dict) -> PipelineConfig:
     data = config.model_dump(mode="json")
     data["executor"] = executor
@@ -52,10 +72,8 @@ def engine_summary(run: Path) -> dict:
 
 
 def test_resuming_with_another_layout_pays_for_nothing_twice(tmp_path):
-    source = write_math_source(tmp_path / "math.jsonl", N)
     run = tmp_path / "run"
-    with FakeTeacher(script=GEN_SCRIPT) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
-        base = math_config(tmp_path, source, gen.base_url, judge.base_url)
+    with math_run(tmp_path) as (gen, judge, base):
         run_pipeline(base, until="verify", echo=quiet)
         first = verified_rows(run)
         paid = (gen.stats()["requests"], judge.stats()["requests"])
@@ -84,19 +102,10 @@ def test_resuming_with_another_layout_pays_for_nothing_twice(tmp_path):
 
 
 def test_a_damaged_answer_in_the_earlier_layout_is_asked_again_not_served(tmp_path):
-    source = write_math_source(tmp_path / "math.jsonl", N)
     run = tmp_path / "run"
-    with FakeTeacher(script=GEN_SCRIPT) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
-        base = math_config(tmp_path, source, gen.base_url, judge.base_url)
+    with math_run(tmp_path) as (gen, _, base):
         run_pipeline(base, until="generate", echo=quiet)
-        # flip one byte in the middle of the unsharded cache's answers
-        store = SegmentStore(run / "cache")
-        segment = store.path(store.names()[0])
-        store.close()
-        data = bytearray(segment.read_bytes())
-        at = data.index(b"So the answer is")
-        data[at + 3] ^= 0x20
-        segment.write_bytes(bytes(data))
+        flip_an_answer_byte(run / "cache")  # in the unsharded cache
         interrupted(run)
         run_pipeline(with_executor(base, {"name": "local", "shards": 2}), until="generate", echo=quiet)
         stats = gen.stats()
@@ -107,7 +116,6 @@ def test_a_damaged_answer_in_the_earlier_layout_is_asked_again_not_served(tmp_pa
 
 
 def test_batches_out_under_another_layout_stop_the_run_before_anything_is_sent(tmp_path):
-    source = write_math_source(tmp_path / "math.jsonl", N)
     run = tmp_path / "run"
     ledger = Ledger(run / "generate" / "shards" / "00001-of-00002" / "engine" / "batches")
     ledger.spooled("00001", "spool-00001.jsonl", 12, 4096, 1)
@@ -115,8 +123,7 @@ def test_batches_out_under_another_layout_stop_the_run_before_anything_is_sent(t
     ledger.created("00001", "batch_abc")
     ledger.spooled("00002", "spool-00002.jsonl", 12, 4096, 1)  # spooled only: nothing paid
     ledger.close()
-    with FakeTeacher(script=GEN_SCRIPT) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
-        base = math_config(tmp_path, source, gen.base_url, judge.base_url)
+    with math_run(tmp_path) as (gen, _, base):
         for executor in ("local", {"name": "local", "shards": 3}):
             with pytest.raises(ConfigError) as err:
                 run_pipeline(with_executor(base, executor), until="generate", echo=quiet)
@@ -133,12 +140,10 @@ def test_batches_out_under_another_layout_stop_the_run_before_anything_is_sent(t
 
 def test_a_sharded_run_reads_a_cache_dir_shared_between_runs(tmp_path):
     """``cache_dir`` (answers shared by several run directories) is read by a sharded run too."""
-    source = write_math_source(tmp_path / "math.jsonl", N)
     shared = tmp_path / "shared" / "cache"
-    with FakeTeacher(script=GEN_SCRIPT) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
-        first = math_config(tmp_path / "a", source, gen.base_url, judge.base_url)
+    with math_run(tmp_path) as (gen, _, first):
         data = first.model_dump(mode="json")
-        data["cache_dir"] = str(shared)
+        data.update(run_dir=str(tmp_path / "a" / "run"), cache_dir=str(shared))
         run_pipeline(config_from_dict(data), until="generate", echo=quiet)
         data.update(run_dir=str(tmp_path / "b" / "run"), executor={"name": "local", "shards": 2})
         run_pipeline(config_from_dict(data), until="generate", echo=quiet)
@@ -146,10 +151,8 @@ def test_a_sharded_run_reads_a_cache_dir_shared_between_runs(tmp_path):
 
 
 def test_cache_check_and_rebuild_of_a_run_directory_cover_every_shard_partition(tmp_path):
-    source = write_math_source(tmp_path / "math.jsonl", N)
     run = tmp_path / "run"
-    with FakeTeacher(script=GEN_SCRIPT) as gen, FakeTeacher(script=JUDGE_SCRIPT) as judge:
-        base = math_config(tmp_path, source, gen.base_url, judge.base_url)
+    with math_run(tmp_path) as (_, _, base):
         run_pipeline(with_executor(base, {"name": "local", "shards": 2}), until="verify", echo=quiet)
     partitions = sorted(run.glob("*/shards/*/cache"))
     assert len(partitions) == 4  # generate and verify (its judge), two ranks each
@@ -158,12 +161,7 @@ def test_cache_check_and_rebuild_of_a_run_directory_cover_every_shard_partition(
     assert clean.exit_code == 0, clean.output
     assert all(f"cache {p}:" in clean.output for p in partitions)
     # a flipped byte in rank 1's generate partition is found from the run directory
-    store = SegmentStore(run / "generate" / "shards" / "00001-of-00002" / "cache")
-    segment = store.path(store.names()[0])
-    store.close()
-    data = bytearray(segment.read_bytes())
-    data[data.index(b"So the answer is") + 3] ^= 0x20
-    segment.write_bytes(bytes(data))
+    flip_an_answer_byte(run / "generate" / "shards" / "00001-of-00002" / "cache")
     bad = runner.invoke(app, ["cache", "check", str(run)])
     assert bad.exit_code == 1 and "1 bad" in bad.output
     for partition in partitions:  # every index lost: rebuilt from the segments, one partition each

@@ -109,7 +109,8 @@ class RayExecutor(Executor):
         running: dict[Any, int] = {}
         try:
             while waiting or running:
-                while waiting and len(running) < self.default_shards():
+                slots = self.default_shards()  # read again as each shard finishes: nodes may join
+                while waiting and len(running) < slots:
                     index, task = waiting.pop()
                     running[remote.remote(task)] = index
                 done, _ = self.ray.wait(list(running), num_returns=1)
